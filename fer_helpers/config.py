@@ -1,0 +1,35 @@
+"""Constants named once: locations, environment variables, labels and image size."""
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR_ENV = "FER_DATA_DIR"
+CACHE_DIR_ENV = "FER_CACHE_DIR"
+ARTIFACTS_DIR_ENV = "FER_ARTIFACTS_DIR"
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "fer2013"
+
+IMAGE_SIZE = (48, 48)
+SEED = 1337
+
+# One canonical label set; FER2013's seven come first, so indices 0-6 agree across sets.
+CANONICAL_CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise", "contempt")
+CLASS_ALIASES = {
+    "anger": "angry",
+    "disgusted": "disgust",
+    "fearful": "fear",
+    "happiness": "happy",
+    "neutrality": "neutral",
+    "sadness": "sad",
+    "surprised": "surprise",
+}
+
+
+def artifacts_dir() -> Path:
+    """Where models, plots and run outputs go ($FER_ARTIFACTS_DIR or artifacts/)."""
+    return Path(os.environ.get(ARTIFACTS_DIR_ENV, PROJECT_ROOT / "artifacts"))
+
+
+def cache_dir() -> Path:
+    """Where decoded data sets are cached ($FER_CACHE_DIR or data/cache/)."""
+    return Path(os.environ.get(CACHE_DIR_ENV, PROJECT_ROOT / "data" / "cache"))

@@ -1,0 +1,102 @@
+"""Integrity report of a loaded data set: counts, modes, duplicates, leakage, blanks, class weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from fer_helpers.data import Dataset
+
+BLANK_STD = 3.0  # pixel standard deviation under which an image counts as blank or near-constant
+
+
+@dataclass
+class IntegrityReport:
+    """What a data set holds and what is wrong with it, as tables."""
+
+    counts: pd.DataFrame
+    modes: pd.DataFrame
+    duplicates: pd.DataFrame
+    leakage: pd.DataFrame
+    blanks: pd.DataFrame
+    skipped: pd.DataFrame
+    class_weights: dict[int, float]
+    imbalance: float
+
+    def summary(self) -> pd.DataFrame:
+        """The headline numbers in one table."""
+        rows = {
+            "images": int(self.counts.to_numpy().sum()),
+            "skipped files": len(self.skipped),
+            "duplicate copies within splits": int(self.duplicates["extra copies"].sum()),
+            "images shared across splits": int(self.leakage["shared images"].sum()),
+            "blank or near-constant images": len(self.blanks),
+            "imbalance (largest / smallest train class)": round(self.imbalance, 2),
+        }
+        return pd.DataFrame({"value": rows})
+
+
+def class_counts(dataset: Dataset) -> pd.DataFrame:
+    """Images per class (rows) and split (columns)."""
+    table = {
+        name: np.bincount(part.labels, minlength=dataset.num_classes) for name, part in dataset.splits.items()
+    }
+    return pd.DataFrame(table, index=pd.Index(dataset.classes, name="class"))
+
+
+def balanced_class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
+    """Weights n / (k * count) per class, so each class adds equally to the loss; 0 for absent classes."""
+    counts = np.bincount(labels, minlength=num_classes)
+    present = counts > 0
+    weights = np.zeros(num_classes)
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return {i: round(float(w), 4) for i, w in enumerate(weights)}
+
+
+def _duplicates_within(dataset: Dataset) -> pd.DataFrame:
+    """Per split: images that occur more than once, and how many extra copies there are."""
+    rows = []
+    for name, part in dataset.splits.items():
+        _, counts = np.unique(part.hashes, return_counts=True)
+        rows.append({"split": name, "duplicated images": int((counts > 1).sum()), "extra copies": int((counts - 1).sum())})
+    return pd.DataFrame(rows, columns=["split", "duplicated images", "extra copies"])
+
+
+def _leakage(dataset: Dataset) -> pd.DataFrame:
+    """Per pair of splits: distinct images present in both (train/test leakage)."""
+    rows = []
+    for (a, part_a), (b, part_b) in combinations(dataset.splits.items(), 2):
+        shared = np.intersect1d(part_a.hashes, part_b.hashes)
+        rows.append({"splits": f"{a} & {b}", "shared images": len(shared)})
+    return pd.DataFrame(rows, columns=["splits", "shared images"])
+
+
+def _blanks(dataset: Dataset) -> pd.DataFrame:
+    """Images whose pixels barely vary (blank, black or constant frames)."""
+    rows = []
+    for name, part in dataset.splits.items():
+        stds = part.images.std(axis=(1, 2))
+        for i in np.flatnonzero(stds < BLANK_STD):
+            rows.append({"split": name, "source": part.sources[i], "class": dataset.classes[part.labels[i]], "pixel std": round(float(stds[i]), 2)})
+    return pd.DataFrame(rows, columns=["split", "source", "class", "pixel std"])
+
+
+def integrity_report(dataset: Dataset) -> IntegrityReport:
+    """Build the integrity report of a loaded data set (nothing on disk is touched)."""
+    counts = class_counts(dataset)
+    train = dataset.splits.get("train")
+    train_counts = counts["train"] if "train" in counts else counts.sum(axis=1)
+    nonzero = train_counts[train_counts > 0]
+    return IntegrityReport(
+        counts=counts,
+        modes=pd.DataFrame({"images": dict(dataset.modes)}).rename_axis("size and mode"),
+        duplicates=_duplicates_within(dataset),
+        leakage=_leakage(dataset),
+        blanks=_blanks(dataset),
+        skipped=pd.DataFrame([vars(s) for s in dataset.skipped], columns=["path", "reason"]),
+        class_weights=balanced_class_weights(train.labels, dataset.num_classes) if train is not None else {},
+        imbalance=float(nonzero.max() / nonzero.min()) if len(nonzero) else 0.0,
+    )

@@ -1,0 +1,191 @@
+"""Run the numbered notebooks in order with papermill, or one notebook over a parameter grid.
+
+    python -m fer_helpers.pipeline                       # 01 -> 04 with each notebook's defaults
+    python -m fer_helpers.pipeline --config params.yml -p limit_per_class=50
+    python -m fer_helpers.pipeline --sweep 02 --grid architecture=seed_cnn,mini_resnet
+
+Parameters go to every notebook that declares them (its `parameters` cell); a section named
+after a notebook (e.g. `03_training: {epochs: 2}`) applies to that notebook only. Each
+notebook may write results.json into its output_dir; those values feed the parameters of
+later notebooks (03's model_path reaches 04). Everything lands in artifacts/runs/<run-id>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import papermill
+import yaml
+
+from fer_helpers.config import DATA_DIR_ENV, PROJECT_ROOT, artifacts_dir
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+RESULTS_FILE = "results.json"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised an error; the message names the notebook and the cell."""
+
+
+def notebooks(only: list[str] | None = None) -> list[Path]:
+    """The numbered notebooks in order, optionally only those whose names start with one of `only`."""
+    found = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        found = [nb for nb in found if any(nb.stem.startswith(prefix) for prefix in only)]
+        if not found:
+            raise SystemExit(f"No notebook in {NOTEBOOK_DIR} matches {only}")
+    return found
+
+
+def pin_data_dir() -> None:
+    """Make a relative $FER_DATA_DIR absolute, since notebooks run from notebooks/, not from here."""
+    if os.environ.get(DATA_DIR_ENV):
+        os.environ[DATA_DIR_ENV] = str(Path(os.environ[DATA_DIR_ENV]).resolve())
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    """Names defined in a notebook's `parameters` cell."""
+    return set(papermill.inspect_notebook(str(notebook)))
+
+
+def parameters_for(notebook: Path, params: dict) -> dict:
+    """The subset of `params` a notebook declares, with its own section applied on top."""
+    declared = declared_parameters(notebook)
+    chosen = {k: v for k, v in params.items() if k in declared and not isinstance(v, dict)}
+    chosen.update({k: v for k, v in params.get(notebook.stem, {}).items() if k in declared})
+    return chosen
+
+
+def save_results(output_dir: str | Path, results: dict) -> Path:
+    """Called by a notebook: write its headline results (JSON-able scalars and paths) for the pipeline."""
+    path = Path(output_dir) / RESULTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str))
+    return path
+
+
+def run_notebook(notebook: Path, params: dict, output_dir: Path, prepare_only: bool = False) -> dict:
+    """Execute one notebook into output_dir; return its results; raise NotebookFailed naming the cell."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    chosen = parameters_for(notebook, params | {"output_dir": str(output_dir)})
+    executed = output_dir.parent / notebook.name
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(executed), parameters=chosen, cwd=str(NOTEBOOK_DIR),
+            kernel_name="python3", progress_bar=False, prepare_only=prepare_only,
+        )
+    except papermill.PapermillExecutionError as error:
+        raise NotebookFailed(
+            f"{notebook.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
+            f"{error.ename}: {error.evalue}. Executed copy: {executed}"
+        ) from None
+    results_file = output_dir / RESULTS_FILE
+    return json.loads(results_file.read_text()) if results_file.exists() else {}
+
+
+def run_series(params: dict, run_dir: Path, only: list[str] | None = None) -> list[dict]:
+    """Run the notebooks in order; results of each feed the parameters of the next."""
+    summary, carried = [], dict(params)
+    for notebook in notebooks(only):
+        started = time.perf_counter()
+        entry = {"notebook": notebook.name, "parameters": parameters_for(notebook, carried)}
+        try:
+            results = run_notebook(notebook, carried, run_dir / notebook.stem)
+        except NotebookFailed as error:
+            summary.append(entry | {"status": "failed", "error": str(error), "seconds": round(time.perf_counter() - started, 1)})
+            _write_summary(run_dir, summary)
+            raise
+        carried.update(results)
+        summary.append(entry | {"status": "ok", "results": results, "seconds": round(time.perf_counter() - started, 1)})
+        _write_summary(run_dir, summary)
+    return summary
+
+
+def run_sweep(notebook_prefix: str, grid: dict[str, list], params: dict, run_dir: Path) -> pd.DataFrame:
+    """Run one notebook once per combination of the grid; write and return a comparison table."""
+    notebook = notebooks([notebook_prefix])[0]
+    rows = []
+    for number, values in enumerate(itertools.product(*grid.values())):
+        combo = dict(zip(grid, values))
+        started = time.perf_counter()
+        try:
+            results = run_notebook(notebook, params | combo, run_dir / f"combo{number:02d}" / "output")
+            status = "ok"
+        except NotebookFailed as error:
+            results, status = {"error": str(error)}, "failed"
+        scalars = {k: v for k, v in results.items() if isinstance(v, (int, float, str, bool))}
+        rows.append(combo | {"status": status, "seconds": round(time.perf_counter() - started, 1)} | scalars)
+    table = pd.DataFrame(rows)
+    table.to_csv(run_dir / "comparison.csv", index=False)
+    (run_dir / "comparison.txt").write_text(table.to_string(index=False))
+    return table
+
+
+def _write_summary(run_dir: Path, summary: list[dict]) -> None:
+    """Write the run summary as JSON."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+
+
+def prepare(params: dict, out_dir: Path) -> list[Path]:
+    """Write parameterised, unexecuted copies of every notebook (for nbval)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for notebook in notebooks():
+        run_notebook(notebook, params, out_dir / notebook.stem, prepare_only=True)
+    return sorted(out_dir.glob("*.ipynb"))
+
+
+def parse_assignments(pairs: list[str]) -> dict:
+    """key=value strings as a dict, values read as YAML (numbers, booleans, lists, null)."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"Expected key=value, got {pair!r}")
+        parsed[key.strip()] = yaml.safe_load(value)
+    return parsed
+
+
+def parse_grid(pairs: list[str]) -> dict[str, list]:
+    """key=v1,v2 strings as a dict of value lists, values read as YAML."""
+    return {key: [yaml.safe_load(v) for v in str(values).split(",")] for key, values in
+            (pair.split("=", 1) for pair in pairs)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, help="YAML file of parameters")
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a parameter (repeatable)")
+    parser.add_argument("--only", nargs="+", metavar="PREFIX", help="run only these notebooks (e.g. 01 02)")
+    parser.add_argument("--run-id", default=time.strftime("%Y%m%d-%H%M%S"), help="folder name under artifacts/runs/")
+    parser.add_argument("--sweep", metavar="PREFIX", help="run this one notebook over --grid")
+    parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="sweep values (repeatable)")
+    args = parser.parse_args(argv)
+
+    pin_data_dir()
+    params = yaml.safe_load(args.config.read_text()) if args.config else {}
+    params = (params or {}) | parse_assignments(args.param)
+    run_dir = artifacts_dir() / "runs" / args.run_id
+    try:
+        if args.sweep:
+            print(run_sweep(args.sweep, parse_grid(args.grid), params, run_dir).to_string(index=False))
+        else:
+            for entry in run_series(params, run_dir, args.only):
+                print(f"{entry['notebook']}: {entry['status']} in {entry['seconds']} s")
+    except NotebookFailed as error:
+        print(f"Pipeline stopped: {error}", file=sys.stderr)
+        return 1
+    print(f"Outputs in {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

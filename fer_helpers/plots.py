@@ -1,0 +1,74 @@
+"""Data-exploration figures: class counts, sample faces, intensity histograms, mean faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from fer_helpers.data import Dataset
+from fer_helpers.integrity import class_counts
+
+
+def save_figure(figure: plt.Figure, path: str | Path) -> Path:
+    """Save a figure as PNG, creating folders, and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    return path
+
+
+def class_count_chart(dataset: Dataset) -> plt.Figure:
+    """Seaborn bar chart of images per class, one colour per split."""
+    table = class_counts(dataset).reset_index().melt(id_vars="class", var_name="split", value_name="images")
+    figure, axis = plt.subplots(figsize=(9, 4))
+    sns.barplot(data=table, x="class", y="images", hue="split", ax=axis)
+    axis.set_title("Images per class and split")
+    return figure
+
+
+def sample_grid(dataset: Dataset, split: str = "train", per_class: int = 6, seed: int = 0) -> plt.Figure:
+    """A grid of random faces: one row per class."""
+    part = dataset.splits[split]
+    rng = np.random.default_rng(seed)
+    figure, axes = plt.subplots(dataset.num_classes, per_class, figsize=(per_class * 1.2, dataset.num_classes * 1.3))
+    for row, name in enumerate(dataset.classes):
+        members = np.flatnonzero(part.labels == row)
+        picks = rng.choice(members, size=min(per_class, len(members)), replace=False) if len(members) else []
+        for col in range(per_class):
+            axis = axes[row, col]
+            axis.axis("off")
+            if col < len(picks):
+                axis.imshow(part.images[picks[col]], cmap="gray", vmin=0, vmax=255)
+        axes[row, 0].set_title(name, loc="left", fontsize=9)
+    figure.suptitle(f"Sample faces ({split})")
+    return figure
+
+
+def intensity_histograms(dataset: Dataset, split: str = "train") -> plt.Figure:
+    """Pixel-intensity distribution of each class, overlaid."""
+    part = dataset.splits[split]
+    figure, axis = plt.subplots(figsize=(9, 4))
+    bins = np.arange(0, 257, 8)
+    for row, name in enumerate(dataset.classes):
+        pixels = part.images[part.labels == row].ravel()
+        if pixels.size:
+            axis.hist(pixels, bins=bins, density=True, histtype="step", linewidth=1.5, label=name)
+    axis.set(xlabel="pixel intensity", ylabel="density", title=f"Pixel intensities per class ({split})")
+    axis.legend(ncol=4, fontsize=8)
+    return figure
+
+
+def mean_faces(dataset: Dataset, split: str = "train") -> plt.Figure:
+    """The average face of each class."""
+    part = dataset.splits[split]
+    figure, axes = plt.subplots(1, dataset.num_classes, figsize=(dataset.num_classes * 1.6, 2))
+    for row, (axis, name) in enumerate(zip(np.atleast_1d(axes), dataset.classes)):
+        members = part.images[part.labels == row]
+        if len(members):
+            axis.imshow(members.mean(axis=0), cmap="gray")
+        axis.set_title(f"{name}\n(n={len(members)})", fontsize=9)
+        axis.axis("off")
+    return figure

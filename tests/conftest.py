@@ -1,0 +1,49 @@
+"""Shared fixtures: the real FER2013 folder from $FER_DATA_DIR, and notebooks prepared for nbval."""
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from fer_helpers.config import DATA_DIR_ENV
+
+TESTS_DIR = Path(__file__).parent
+NBVAL_DIR = TESTS_DIR / "nbval"  # git-ignored: parameterised copies of the notebooks
+CI_PARAMS = yaml.safe_load((TESTS_DIR / "ci_params.yml").read_text())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Write small-parameter copies of every notebook into tests/nbval/ for nbval to execute."""
+    from fer_helpers.pipeline import pin_data_dir, prepare
+
+    pin_data_dir()
+    os.environ.setdefault("FER_ARTIFACTS_DIR", str(TESTS_DIR.parent / "artifacts" / "test-runs"))
+    prepare(CI_PARAMS, NBVAL_DIR)
+
+
+@pytest.fixture(scope="session")
+def fer_dir() -> Path:
+    """The real FER2013 folder (train/ and test/), from $FER_DATA_DIR."""
+    value = os.environ.get(DATA_DIR_ENV)
+    if not value or not (Path(value) / "train").is_dir():
+        pytest.fail(f"Set ${DATA_DIR_ENV} to a FER2013 folder with train/ and test/ (e.g. ../shared/data/fer2013)")
+    return Path(value)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test session caches decoded data in its own temporary folder."""
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def real_faces(fer_dir: Path, split: str, label: str, count: int) -> list[Path]:
+    """The first `count` real image files of one class."""
+    return sorted((fer_dir / split / label).iterdir())[:count]
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """A real face as a grayscale array."""
+    return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
