@@ -142,6 +142,12 @@ def prepare(params: dict, out_dir: Path) -> list[Path]:
     return sorted(out_dir.glob("*.ipynb"))
 
 
+def command_for(notebook_prefix: str, params: dict) -> str:
+    """The pipeline command that runs one notebook with these parameters."""
+    flags = " ".join(f"-p {key}={json.dumps(value)}" for key, value in params.items())
+    return f"python3 -m fer_helpers.pipeline --only {notebook_prefix} {flags}"
+
+
 def parse_assignments(pairs: list[str]) -> dict:
     """key=value strings as a dict, values read as YAML (numbers, booleans, lists, null)."""
     parsed = {}

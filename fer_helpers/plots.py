@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
@@ -71,4 +72,39 @@ def mean_faces(dataset: Dataset, split: str = "train") -> plt.Figure:
             axis.imshow(members.mean(axis=0), cmap="gray")
         axis.set_title(f"{name}\n(n={len(members)})", fontsize=9)
         axis.axis("off")
+    return figure
+
+
+def first_layer_filters(model: keras.Model) -> plt.Figure:
+    """The kernels of the first convolution, one small image each."""
+    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    kernels = keras.ops.convert_to_numpy(conv.kernel)[:, :, 0, :]
+    count = kernels.shape[-1]
+    columns = min(count, 12)
+    rows = int(np.ceil(count / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 0.8, rows * 0.8), squeeze=False)
+    for index, axis in enumerate(axes.ravel()):
+        axis.axis("off")
+        if index < count:
+            axis.imshow(kernels[:, :, index], cmap="gray")
+    figure.suptitle(f"First-layer filters ({conv.name}, {count} kernels)")
+    return figure
+
+
+def feature_maps(model: keras.Model, face: np.ndarray, per_layer: int = 8) -> plt.Figure:
+    """Activations of one face after each convolution block (the first `per_layer` channels)."""
+    taps = [layer.output for layer in model.layers if isinstance(layer, keras.layers.Activation) and len(layer.output.shape) == 4]
+    probe = keras.Model(model.inputs, taps)
+    outputs = probe.predict(face.reshape(1, *model.input_shape[1:]), verbose=0)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    figure, axes = plt.subplots(len(outputs), per_layer + 1, figsize=((per_layer + 1) * 1.1, len(outputs) * 1.2), squeeze=False)
+    for row, activation in enumerate(outputs):
+        axes[row, 0].imshow(face.squeeze(), cmap="gray")
+        axes[row, 0].set_ylabel(f"{activation.shape[1]}px", fontsize=8)
+        for col in range(per_layer):
+            if col < activation.shape[-1]:
+                axes[row, col + 1].imshow(activation[0, :, :, col], cmap="viridis")
+        for axis in axes[row]:
+            axis.set_xticks([]), axis.set_yticks([])
+    figure.suptitle("Feature maps of one face, block by block")
     return figure

@@ -1,0 +1,138 @@
+"""Model architectures by name: the seed CNN of the original design and our faster, more accurate one.
+
+Every model takes raw 0-255 grayscale crops (rescaling lives inside the model) and is plain
+Keras 3, so the same code runs on the TensorFlow and JAX backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from fer_helpers.config import IMAGE_SIZE
+
+INPUT_SHAPE = (*IMAGE_SIZE, 1)
+SEED_LEARNING_RATE = 5e-4
+SEED_BLOCKS = ((64, 3), (128, 5), (512, 3), (512, 3))  # (filters, kernel size) of the original design
+SEED_DENSE = (256, 512)
+SEED_DROPOUT = 0.25
+
+
+def preprocess(inputs: keras.KerasTensor, augmentation: keras.Layer | None = None) -> keras.KerasTensor:
+    """Scale 0-255 pixels to 0-1, then augment (active in training only) if a layer is given."""
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    return augmentation(x) if augmentation is not None else x
+
+
+def compile_model(model: keras.Model, learning_rate: float, label_smoothing: float = 0.0) -> keras.Model:
+    """Adam and categorical cross-entropy with accuracy, as every architecture here trains."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def seed_cnn(
+    num_classes: int, input_shape: tuple[int, int, int] = INPUT_SHAPE, augmentation: keras.Layer | None = None
+) -> keras.Model:
+    """The original design: 4 conv blocks (64-128-512-512), dense 256 and 512, softmax of num_classes."""
+    inputs = keras.Input(input_shape, name="face")
+    x = preprocess(inputs, augmentation)
+    for filters, kernel in SEED_BLOCKS:
+        x = layers.Conv2D(filters, kernel, padding="same")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Dropout(SEED_DROPOUT)(x)
+    x = layers.Flatten()(x)
+    for units in SEED_DENSE:
+        x = layers.Dense(units)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.Dropout(SEED_DROPOUT)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="expression")(x)
+    return compile_model(keras.Model(inputs, outputs, name="seed_cnn"), SEED_LEARNING_RATE)
+
+
+def conv_bn_relu(x: keras.KerasTensor, filters: int, kernel: int = 3) -> keras.KerasTensor:
+    """3x3 convolution (no bias: batch norm follows), batch norm, ReLU."""
+    x = layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.Activation("relu")(x)
+
+
+def residual_block(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
+    """Two 3x3 conv-BN layers with an identity (or 1x1 projection) shortcut, then ReLU."""
+    shortcut = x
+    if x.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, use_bias=False)(x)
+        shortcut = layers.BatchNormalization()(shortcut)
+    x = conv_bn_relu(x, filters)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.Activation("relu")(layers.Add()([x, shortcut]))
+
+
+def fer_resnet(
+    num_classes: int,
+    input_shape: tuple[int, int, int] = INPUT_SHAPE,
+    augmentation: keras.Layer | None = None,
+    widths: tuple[int, ...] = (24, 48, 96, 192),
+    dropout: float = 0.4,
+) -> keras.Model:
+    """Ours: a conv stem at full resolution, then one residual block per stage at 24, 12 and 6 px, global pooling."""
+    inputs = keras.Input(input_shape, name="face")
+    x = conv_bn_relu(preprocess(inputs, augmentation), widths[0])
+    for filters in widths[1:]:
+        x = layers.MaxPooling2D(2)(x)
+        x = residual_block(x, filters)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="expression")(x)
+    return compile_model(keras.Model(inputs, outputs, name="fer_resnet"), 1e-3, label_smoothing=0.1)
+
+
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"seed_cnn": seed_cnn, "fer_resnet": fer_resnet}
+
+
+def build_model(name: str, num_classes: int, **options) -> keras.Model:
+    """Build and compile an architecture by its registry name."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[name](num_classes, **options)
+
+
+def multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds for one image through the convolution and dense layers."""
+    total = 0
+    for layer in _all_layers(model):
+        if isinstance(layer, layers.Conv2D):
+            height, width, out_channels = layer.output.shape[1:]
+            kernel_h, kernel_w = layer.kernel_size
+            total += height * width * out_channels * kernel_h * kernel_w * layer.input.shape[-1] // layer.groups
+        elif isinstance(layer, layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return int(total)
+
+
+def _all_layers(model: keras.Model) -> list[keras.Layer]:
+    """Layers of a model, with nested models opened up."""
+    found = []
+    for layer in model.layers:
+        found.extend(_all_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return found
+
+
+def diagram(model: keras.Model, path: str | Path) -> Path:
+    """Save plot_model's diagram (shapes and layer names) as PNG; needs Graphviz's `dot` binary."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_names=True, dpi=60)
+    if not path.exists():
+        raise RuntimeError("plot_model wrote nothing: install Graphviz (apt-get install graphviz) and pydot")
+    return path

@@ -1,0 +1,62 @@
+"""Model cards: parameters, multiply-adds, CPU latency for 1 and 32 faces, training images per second."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+
+from fer_helpers.models import build_model, multiply_adds
+
+LATENCY_REPEATS = 30
+TRAIN_STEPS = 8
+
+
+def latency_ms(model: keras.Model, batch: int, repeats: int = LATENCY_REPEATS) -> float:
+    """Median milliseconds of one compiled forward call on `batch` random faces (after a warm-up)."""
+    faces = np.random.default_rng(0).integers(0, 256, (batch, *model.input_shape[1:]), dtype=np.uint8)
+    model.predict_on_batch(faces)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.predict_on_batch(faces)
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+def training_images_per_second(model: keras.Model, batch_size: int = 64, steps: int = TRAIN_STEPS) -> float:
+    """Median images/s of train_on_batch on random faces (changes the model's weights: use a fresh one)."""
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (batch_size, *model.input_shape[1:]), dtype=np.uint8)
+    targets = keras.utils.to_categorical(rng.integers(0, model.output_shape[-1], batch_size), model.output_shape[-1])
+    model.train_on_batch(faces, targets)
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        model.train_on_batch(faces, targets)
+        times.append(time.perf_counter() - started)
+    return batch_size / statistics.median(times)
+
+
+def model_card(name: str, num_classes: int = 7, measure_training: bool = True) -> dict:
+    """Size, cost and measured speed of an architecture on this machine."""
+    model = build_model(name, num_classes)
+    card = {
+        "architecture": name,
+        "parameters": model.count_params(),
+        "multiply_adds_M": round(multiply_adds(model) / 1e6, 1),
+        "latency_1_face_ms": round(latency_ms(model, 1), 2),
+        "latency_32_faces_ms": round(latency_ms(model, 32), 2),
+    }
+    if measure_training:
+        card["training_images_per_s"] = round(training_images_per_second(build_model(name, num_classes)), 1)
+    return card
+
+
+def compare(names: list[str], num_classes: int = 7, measure_training: bool = True) -> pd.DataFrame:
+    """Model cards of several architectures as one table."""
+    return pd.DataFrame([model_card(n, num_classes, measure_training) for n in names]).set_index("architecture")
+

@@ -1,0 +1,83 @@
+"""Save and load models: .keras (primary), JSON + weights (the original design's format), metadata JSON.
+
+Every file is written to a temporary name and renamed into place, so an interrupted save never
+leaves a broken model where a good one was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+
+MODEL_FILE = "model.keras"
+ARCHITECTURE_FILE = "model.json"
+WEIGHTS_FILE = "model.weights.h5"
+METADATA_FILE = "metadata.json"
+
+
+class ModelMismatchError(ValueError):
+    """A model's classes or input size do not match the data it is used with."""
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp) on a temporary file beside `path`, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix="".join(path.suffixes))
+    os.close(handle)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_model(model: keras.Model, directory: str | Path, metadata: dict) -> Path:
+    """Write model.keras, model.json + model.weights.h5 and metadata.json into `directory`."""
+    directory = Path(directory)
+    metadata = metadata | {"input_shape": list(model.input_shape[1:]), "num_classes": int(model.output_shape[-1])}
+    _atomic_write(directory / MODEL_FILE, lambda tmp: model.save(tmp))
+    _atomic_write(directory / ARCHITECTURE_FILE, lambda tmp: tmp.write_text(model.to_json()))
+    _atomic_write(directory / WEIGHTS_FILE, lambda tmp: model.save_weights(tmp))
+    _atomic_write(directory / METADATA_FILE, lambda tmp: tmp.write_text(json.dumps(metadata, indent=2, default=str)))
+    return directory / MODEL_FILE
+
+
+def read_metadata(model_path: str | Path) -> dict:
+    """The metadata.json beside a model file, or {} if there is none."""
+    path = Path(model_path).with_name(METADATA_FILE)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def load_model(
+    path: str | Path, classes: list[str] | None = None, input_shape: tuple[int, ...] | None = None
+) -> tuple[keras.Model, dict]:
+    """Load a .keras file or a model.json (weights beside it); check classes and input size if given."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No model at {path}")
+    if path.suffix == ".json":
+        model = keras.models.model_from_json(path.read_text())
+        model.load_weights(path.with_name(WEIGHTS_FILE))
+    else:
+        model = keras.models.load_model(path)
+    metadata = read_metadata(path)
+    _check_compatible(model, metadata, path, classes, input_shape)
+    return model, metadata
+
+
+def _check_compatible(model: keras.Model, metadata: dict, path: Path, classes, input_shape) -> None:
+    """Raise ModelMismatchError naming what differs between the model and the data."""
+    if input_shape is not None and tuple(model.input_shape[1:]) != tuple(input_shape):
+        raise ModelMismatchError(f"{path} expects input {tuple(model.input_shape[1:])}, the data has {tuple(input_shape)}")
+    if classes is None:
+        return
+    if model.output_shape[-1] != len(classes):
+        raise ModelMismatchError(f"{path} predicts {model.output_shape[-1]} classes, the data has {len(classes)}: {classes}")
+    if metadata.get("classes") and list(metadata["classes"]) != list(classes):
+        raise ModelMismatchError(f"{path} was trained on classes {metadata['classes']}, the data has {classes}")

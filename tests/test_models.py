@@ -1,0 +1,77 @@
+"""Architectures: shapes, the seed CNN's exact design, learning on real faces, multiply-adds, diagrams."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from fer_helpers import data, models, profiling
+
+
+@pytest.mark.parametrize("name", sorted(models.ARCHITECTURES))
+@pytest.mark.parametrize("num_classes", [7, 8])
+def test_output_shape_follows_the_classes(name, num_classes):
+    model = models.build_model(name, num_classes)
+    assert model.input_shape == (None, 48, 48, 1)
+    assert model.output_shape == (None, num_classes)
+    probabilities = model.predict(np.zeros((2, 48, 48, 1), np.uint8), verbose=0)
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_seed_cnn_is_the_original_design():
+    model = models.seed_cnn(8)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    block = ["Conv2D", "BatchNormalization", "Activation", "MaxPooling2D", "Dropout"]
+    dense = ["Dense", "BatchNormalization", "Activation", "Dropout"]
+    assert kinds == ["InputLayer", "Rescaling"] + block * 4 + ["Flatten"] + dense * 2 + ["Dense"]
+    convs = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
+    assert [(c.filters, c.kernel_size, c.padding) for c in convs] == [
+        (64, (3, 3), "same"), (128, (5, 5), "same"), (512, (3, 3), "same"), (512, (3, 3), "same")]
+    assert [layer.units for layer in model.layers if isinstance(layer, layers.Dense)] == [256, 512, 8]
+    assert {layer.rate for layer in model.layers if isinstance(layer, layers.Dropout)} == {0.25}
+    assert all(layer.activation.__name__ == "relu" for layer in model.layers if isinstance(layer, layers.Activation))
+    assert model.layers[-1].activation.__name__ == "softmax"
+    assert float(model.optimizer.learning_rate) == pytest.approx(5e-4)
+    assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
+
+
+@pytest.mark.parametrize("name", sorted(models.ARCHITECTURES))
+def test_a_few_steps_on_real_faces_lower_the_loss(name, fer_dir):
+    dataset = data.load_dataset(fer_dir, limit_per_class=6)
+    images, labels = dataset.arrays("test")
+    targets = keras.utils.to_categorical(labels, 7)
+    keras.utils.set_random_seed(0)
+    model = models.build_model(name, 7)
+    losses = [float(np.ravel(model.train_on_batch(images, targets))[0]) for _ in range(10)]
+    assert np.mean(losses[-2:]) < losses[0]  # training-mode loss: BN statistics need many steps to settle
+
+
+def test_multiply_adds_by_hand():
+    inputs = keras.Input((8, 8, 2))
+    x = layers.Conv2D(4, 3, padding="same")(inputs)  # 8*8*4 outputs x 3*3*2 each = 4608
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    outputs = layers.Dense(5)(x)  # 64 inputs x 5 = 320
+    assert models.multiply_adds(keras.Model(inputs, outputs)) == 4608 + 320
+
+
+def test_ours_is_cheaper_than_the_seed():
+    seed, ours = models.build_model("seed_cnn", 7), models.build_model("fer_resnet", 7)
+    assert models.multiply_adds(ours) * 3 < models.multiply_adds(seed)
+    assert ours.count_params() * 3 < seed.count_params()
+
+
+def test_unknown_architecture_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown architecture 'vgg99'"):
+        models.build_model("vgg99", 7)
+
+
+def test_plot_model_writes_a_png(tmp_path):
+    path = models.diagram(models.build_model("fer_resnet", 7), tmp_path / "diagram.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_model_card_fields():
+    card = profiling.model_card("fer_resnet", measure_training=False)
+    assert card["parameters"] > 0 and card["multiply_adds_M"] > 1
+    assert 0 < card["latency_1_face_ms"] < card["latency_32_faces_ms"] * 32

@@ -1,0 +1,174 @@
+"""Training, resume after a kill, multi-device, saving both formats, and evaluation numbers."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_helpers import data, evaluation, saving, training
+from fer_helpers.config import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def tiny(fer_dir):
+    """A small real subset: 8 images per class per split."""
+    return data.load_dataset(fer_dir, limit_per_class=8)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    """One short training run, shared by the saving tests."""
+    return training.train(tiny, epochs=2, batch_size=16, output_dir=tmp_path_factory.mktemp("run"))
+
+
+def run_python(code: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """Run Python code in a fresh interpreter (a separate process that can be killed)."""
+    env = os.environ | (env_extra or {})
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_training_writes_history_and_best_checkpoint(trained):
+    assert list(trained.history["epoch"]) == [0, 1]
+    assert {"accuracy", "loss", "val_accuracy", "val_loss", "learning_rate"} <= set(trained.history)
+    assert (trained.output_dir / training.BEST_FILE).exists()
+    assert trained.model.output_shape == (None, 7)
+
+
+RESUME_SCRIPT = """
+    import os, signal, sys
+    import keras
+    from fer_helpers import data, training
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1 and os.environ.get("KILL") == "1":
+                os.kill(os.getpid(), signal.SIGKILL)  # as hard as a power cut: no cleanup runs
+
+    class Starts(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            print("EPOCH", epoch, flush=True)
+
+    dataset = data.load_dataset(os.environ["FER_DATA_DIR"], limit_per_class=5)
+    training.train(dataset, epochs=4, batch_size=16, output_dir=sys.argv[1] if len(sys.argv) > 1 else os.environ["OUT"],
+                   extra_callbacks=[Kill(), Starts()])
+"""
+
+
+def test_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
+    killed = run_python(RESUME_SCRIPT, {"KILL": "1", "OUT": str(tmp_path)})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert [line for line in killed.stdout.splitlines() if line.startswith("EPOCH")] == ["EPOCH 0", "EPOCH 1"]
+    resumed = run_python(RESUME_SCRIPT, {"KILL": "0", "OUT": str(tmp_path)})
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert [line for line in resumed.stdout.splitlines() if line.startswith("EPOCH")] == ["EPOCH 2", "EPOCH 3"]
+    assert pd.read_csv(tmp_path / training.HISTORY_FILE)["epoch"].tolist() == [0, 1, 2, 3]
+    assert not (tmp_path / training.BACKUP_DIR).exists()  # removed once training finished
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    result = run_python("""
+        import os, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        import keras
+        from fer_helpers import data, training
+
+        class Replicas(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                print("REPLICAS", self.model.distribute_strategy.num_replicas_in_sync)
+
+        dataset = data.load_dataset(os.environ["FER_DATA_DIR"], limit_per_class=10)
+        training.train(dataset, epochs=1, batch_size=4, strategy="mirrored", output_dir=os.environ["OUT"],
+                       extra_callbacks=[Replicas()])
+    """, {"OUT": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "REPLICAS 2" in result.stdout
+    assert pd.read_csv(tmp_path / training.HISTORY_FILE)["epoch"].tolist() == [0]
+
+
+def test_unknown_strategy_and_schedule_are_clear_errors():
+    with pytest.raises(ValueError, match="Unknown strategy"):
+        training.distribution_scope("tpu-pod")
+    with pytest.raises(ValueError, match="Unknown schedule"):
+        training.learning_rate_callback("triangle", 1e-3, 10)
+
+
+def test_save_and_load_round_trip_in_both_formats(trained, tiny, tmp_path):
+    metadata = training.class_names_metadata(tiny, "fer_resnet", command="test")
+    keras_path = saving.save_model(trained.model, tmp_path, metadata)
+    images, _ = tiny.arrays("test")
+    expected = trained.model.predict(images, verbose=0)
+    for path in (keras_path, tmp_path / saving.ARCHITECTURE_FILE):
+        model, loaded_metadata = saving.load_model(path, classes=tiny.classes, input_shape=(48, 48, 1))
+        np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
+        assert loaded_metadata["classes"] == tiny.classes and loaded_metadata["num_classes"] == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [saving.MODEL_FILE, saving.ARCHITECTURE_FILE, saving.WEIGHTS_FILE, saving.METADATA_FILE])
+
+
+def test_mismatched_model_is_a_clear_error(trained, tiny, tmp_path):
+    path = saving.save_model(trained.model, tmp_path, training.class_names_metadata(tiny, "fer_resnet"))
+    with pytest.raises(saving.ModelMismatchError, match="predicts 7 classes, the data has 8"):
+        saving.load_model(path, classes=tiny.classes + ["contempt"])
+    with pytest.raises(saving.ModelMismatchError, match="trained on classes"):
+        saving.load_model(path, classes=list(reversed(tiny.classes)))
+    with pytest.raises(saving.ModelMismatchError, match="expects input"):
+        saving.load_model(path, input_shape=(64, 64, 1))
+    with pytest.raises(FileNotFoundError, match="No model"):
+        saving.load_model(tmp_path / "missing.keras")
+
+
+def test_interrupted_save_leaves_the_good_file(tmp_path):
+    target = tmp_path / "model.keras"
+    target.write_bytes(b"good model")
+
+    def crash(tmp: Path) -> None:
+        tmp.write_bytes(b"half a mod")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        saving._atomic_write(target, crash)
+    assert target.read_bytes() == b"good model"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+
+
+def test_metrics_on_a_hand_checked_case():
+    labels = np.array([0, 0, 1, 2])
+    probabilities = np.array([[0.9, 0.1, 0], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0, 0.3, 0.7]])
+    result = evaluation.metrics(labels, probabilities, ["a", "b", "c"])
+    assert result["accuracy"] == 0.75
+    assert result["confusion_matrix"] == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+    assert result["per_class"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2.0}
+    assert result["per_class"]["b"]["precision"] == 0.5
+    assert result["macro_f1"] == round((2 / 3 + 2 / 3 + 1) / 3, 4)
+
+
+def test_flip_tta_averages_mirrored_views():
+    inputs = keras.Input((4, 4, 1))
+    left = keras.layers.Cropping2D(((0, 0), (0, 2)))(inputs)
+    right = keras.layers.Cropping2D(((0, 0), (2, 0)))(inputs)
+    scores = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling2D()(left), keras.layers.GlobalAveragePooling2D()(right)])
+    model = keras.Model(inputs, keras.layers.Softmax()(scores))  # "bright on the left" vs "bright on the right"
+    image = np.zeros((1, 4, 4, 1), np.uint8)
+    image[:, :, :2] = 5
+    plain = evaluation.predict_probabilities(model, image)
+    assert plain[0, 0] > 0.9
+    np.testing.assert_allclose(evaluation.predict_probabilities(model, image, tta="flip"), [[0.5, 0.5]], atol=1e-6)
+    assert evaluation.predict_probabilities(model, image, tta="flip+crops").shape == (1, 2)
+    with pytest.raises(ValueError, match="Unknown tta"):
+        evaluation.predict_probabilities(model, image, tta="rotate")
+
+
+def test_evaluation_figures(tmp_path):
+    result = evaluation.metrics(np.array([0, 1, 1]), np.eye(2)[[0, 0, 1]], ["x", "y"])
+    assert len(evaluation.confusion_heatmap(result).axes) == 2  # the heatmap and its colour bar
+    gallery = evaluation.confident_mistakes(np.zeros((3, 48, 48)), np.array([0, 1, 1]), np.eye(2)[[0, 0, 1]], ["x", "y"])
+    assert sum(bool(axis.images) for axis in gallery.axes) == 1
+    assert evaluation.save_metrics(result, tmp_path / "m" / "metrics.json").exists()
