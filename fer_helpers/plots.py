@@ -1,4 +1,4 @@
-"""Data-exploration figures: class counts, sample faces, intensity histograms, mean faces."""
+"""Figures: class counts, sample faces, intensity histograms, mean faces, filters, face probabilities."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 
 from fer_helpers.data import Dataset
@@ -107,4 +108,18 @@ def feature_maps(model: keras.Model, face: np.ndarray, per_layer: int = 8) -> pl
         for axis in axes[row]:
             axis.set_xticks([]), axis.set_yticks([])
     figure.suptitle("Feature maps of one face, block by block")
+    return figure
+
+
+def face_probabilities(annotated: np.ndarray, faces: list) -> plt.Figure:
+    """The annotated image beside a bar chart of every face's class probabilities."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1.3, 1]})
+    left.imshow(annotated[..., ::-1] if annotated.ndim == 3 else annotated, cmap="gray")
+    left.set_axis_off()
+    rows = [{"face": f"#{i}", "class": name, "probability": p} for i, face in enumerate(faces)
+            for name, p in face.probabilities.items()]
+    if rows:
+        sns.barplot(data=pd.DataFrame(rows), x="class", y="probability", hue="face", ax=right)
+        right.set_ylim(0, 1)
+    right.set_title(f"{len(faces)} face(s) found")
     return figure

