@@ -1,4 +1,4 @@
-"""Integrity report of a loaded data set: counts, modes, duplicates, leakage, blanks, class weights."""
+"""Integrity report of a loaded data set: counts, modes, duplicates, leakage, blanks, contrast, class weights."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pandas as pd
 from fer_helpers.data import Dataset
 
 BLANK_STD = 3.0  # pixel standard deviation under which an image counts as blank or near-constant
+FULL_RANGE = 230  # max - min pixel value from which an image counts as using the full intensity range
 
 
 @dataclass
@@ -22,6 +23,7 @@ class IntegrityReport:
     duplicates: pd.DataFrame
     leakage: pd.DataFrame
     blanks: pd.DataFrame
+    contrast: pd.DataFrame
     skipped: pd.DataFrame
     class_weights: dict[int, float]
     imbalance: float
@@ -34,6 +36,8 @@ class IntegrityReport:
             "duplicate copies within splits": int(self.duplicates["extra copies"].sum()),
             "images shared across splits": int(self.leakage["shared images"].sum()),
             "blank or near-constant images": len(self.blanks),
+            "largest gap in median contrast between splits": round(float(np.ptp(self.contrast["median pixel std"])), 1)
+            if len(self.contrast) else 0.0,
             "imbalance (largest / smallest train class)": round(self.imbalance, 2),
         }
         return pd.DataFrame({"value": rows})
@@ -84,6 +88,19 @@ def _blanks(dataset: Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["split", "source", "class", "pixel std"])
 
 
+def _contrast(dataset: Dataset) -> pd.DataFrame:
+    """Per split: median per-image pixel std and the share of images spanning the full range; splits
+    that differ here differ in distribution (FER2013's test images have more contrast than train's)."""
+    rows = {}
+    for name, part in dataset.splits.items():
+        if len(part):
+            pixels = part.images.reshape(len(part), -1)
+            spread = pixels.max(axis=1).astype(int) - pixels.min(axis=1)
+            rows[name] = {"median pixel std": round(float(np.median(pixels.std(axis=1))), 1),
+                          "full-range images": round(float((spread >= FULL_RANGE).mean()), 3)}
+    return pd.DataFrame(rows).T.rename_axis("split")
+
+
 def integrity_report(dataset: Dataset) -> IntegrityReport:
     """Build the integrity report of a loaded data set (nothing on disk is touched)."""
     counts = class_counts(dataset)
@@ -96,6 +113,7 @@ def integrity_report(dataset: Dataset) -> IntegrityReport:
         duplicates=_duplicates_within(dataset),
         leakage=_leakage(dataset),
         blanks=_blanks(dataset),
+        contrast=_contrast(dataset),
         skipped=pd.DataFrame([vars(s) for s in dataset.skipped], columns=["path", "reason"]),
         class_weights=balanced_class_weights(train.labels, dataset.num_classes) if train is not None else {},
         imbalance=float(nonzero.max() / nonzero.min()) if len(nonzero) else 0.0,

@@ -21,10 +21,25 @@ SEED_DENSE = (256, 512)
 SEED_DROPOUT = 0.25
 
 
-def preprocess(inputs: keras.KerasTensor, augmentation: keras.Layer | None = None) -> keras.KerasTensor:
-    """Scale 0-255 pixels to 0-1, then augment (active in training only) if a layer is given."""
+@keras.saving.register_keras_serializable(package="fer_helpers")
+class PerImageStandardization(layers.Layer):
+    """Each image to zero mean and unit variance: FER2013's train and test splits differ in contrast
+    (test images span the full 0-255 range, most train images do not), and so do webcams."""
+
+    def call(self, images):
+        mean = keras.ops.mean(images, axis=(1, 2, 3), keepdims=True)
+        std = keras.ops.std(images, axis=(1, 2, 3), keepdims=True)
+        return (images - mean) / keras.ops.maximum(std, 1.0 / 255)
+
+
+def preprocess(
+    inputs: keras.KerasTensor, augmentation: keras.Layer | None = None, standardize: bool = False
+) -> keras.KerasTensor:
+    """Scale 0-255 pixels to 0-1, augment (active in training only) if a layer is given, then
+    optionally standardise each image."""
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    return augmentation(x) if augmentation is not None else x
+    x = augmentation(x) if augmentation is not None else x
+    return PerImageStandardization(name="standardize")(x) if standardize else x
 
 
 def compile_model(model: keras.Model, learning_rate: float, label_smoothing: float = 0.0) -> keras.Model:
@@ -87,7 +102,7 @@ def fer_resnet(
 ) -> keras.Model:
     """Ours: a conv stem at full resolution, then one residual block per stage at 24, 12 and 6 px, global pooling."""
     inputs = keras.Input(input_shape, name="face")
-    x = conv_bn_relu(preprocess(inputs, augmentation), widths[0])
+    x = conv_bn_relu(preprocess(inputs, augmentation, standardize=True), widths[0])
     for filters in widths[1:]:
         x = layers.MaxPooling2D(2)(x)
         x = residual_block(x, filters)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import keras
 
+import fer_helpers.models  # noqa: F401  registers the custom layers a saved model may hold
+
 MODEL_FILE = "model.keras"
 ARCHITECTURE_FILE = "model.json"
 WEIGHTS_FILE = "model.weights.h5"

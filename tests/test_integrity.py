@@ -55,3 +55,10 @@ def test_exploration_figures(planted, tmp_path):
     assert len(plots.mean_faces(planted).axes) == 3
     path = plots.save_figure(plots.intensity_histograms(planted), tmp_path / "out" / "hist.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_contrast_shift_between_fer2013_splits_is_reported(fer_dir):
+    report = integrity.integrity_report(data.load_dataset(fer_dir, limit_per_class=40))
+    contrast = report.contrast["median pixel std"]
+    assert contrast["test"] > contrast["train"] + 5  # this copy's test faces have more contrast
+    assert report.summary().loc["largest gap in median contrast between splits", "value"] > 5
