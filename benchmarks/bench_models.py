@@ -8,7 +8,7 @@ import os
 import platform
 from pathlib import Path
 
-from report import markdown_table, write_section
+from report import cell, markdown_table, write_section
 
 from fer_helpers.models import ARCHITECTURES
 from fer_helpers.profiling import compare
@@ -20,7 +20,7 @@ def card_markdown(name: str, row: dict, machine: str) -> str:
     """One architecture's card."""
     lines = [f"# Model card: `{name}`", "", f"Measured by `benchmarks/bench_models.py` on {machine}.", "",
              "| measure | value |", "|---|---:|"]
-    lines += [f"| {key.replace('_', ' ')} | {value:,} |" for key, value in row.items()]
+    lines += [f"| {key.replace('_', ' ')} | {cell(value)} |" for key, value in row.items()]
     return "\n".join(lines) + "\n"
 
 

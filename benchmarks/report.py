@@ -30,11 +30,18 @@ def write_section(name: str, markdown: str) -> None:
     DOC.write_text(text)
 
 
+def cell(value: object) -> str:
+    """A table cell: whole numbers with thousands separators, other floats with two decimals."""
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
+        value = int(value)
+    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def markdown_table(table) -> str:
     """A pandas DataFrame as a Markdown table, index first (no tabulate dependency)."""
     header = [table.index.name or "", *map(str, table.columns)]
     lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * len(table.columns) + "|"]
     for index, row in table.iterrows():
-        cells = [f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v) for v in row]
+        cells = [cell(v) for v in row]
         lines.append("| " + " | ".join([str(index), *cells]) + " |")
     return "\n".join(lines)

@@ -1,17 +1,23 @@
-"""Integrity report of a loaded data set: counts, modes, duplicates, leakage, blanks, contrast, class weights."""
+"""Integrity report of a loaded data set: counts, modes, duplicates, leakage, blanks, contrast and sharpness,
+class weights."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
 
+import cv2
 import numpy as np
 import pandas as pd
 
+from fer_helpers.config import SEED
 from fer_helpers.data import Dataset
 
 BLANK_STD = 3.0  # pixel standard deviation under which an image counts as blank or near-constant
 FULL_RANGE = 230  # max - min pixel value from which an image counts as using the full intensity range
+SHARPNESS_GAP = 4.0  # ratio of median sharpness between splits from which blur matching is suggested
+BLUR_SIGMAS = np.arange(0.5, 6.01, 0.25)  # Gaussian sigmas tried when matching one split's sharpness to another's
+MATCH_SAMPLE = 500  # images per split used to match sharpness
 
 
 @dataclass
@@ -27,6 +33,7 @@ class IntegrityReport:
     skipped: pd.DataFrame
     class_weights: dict[int, float]
     imbalance: float
+    blur_to_match: float | None  # Gaussian sigma that makes the sharpest split as sharp as train; None if no gap
 
     def summary(self) -> pd.DataFrame:
         """The headline numbers in one table."""
@@ -38,6 +45,10 @@ class IntegrityReport:
             "blank or near-constant images": len(self.blanks),
             "largest gap in median contrast between splits": round(float(np.ptp(self.contrast["median pixel std"])), 1)
             if len(self.contrast) else 0.0,
+            "sharpness ratio, sharpest / blurriest split": round(float(self.contrast["median sharpness"].max()
+                                                                   / max(self.contrast["median sharpness"].min(), 1e-9)), 1)
+            if len(self.contrast) else 1.0,
+            "Gaussian sigma that matches train's sharpness": self.blur_to_match,
             "imbalance (largest / smallest train class)": round(self.imbalance, 2),
         }
         return pd.DataFrame({"value": rows})
@@ -88,17 +99,46 @@ def _blanks(dataset: Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["split", "source", "class", "pixel std"])
 
 
+def sharpness(images: np.ndarray) -> np.ndarray:
+    """Variance of the Laplacian per image: high for sharp faces, low for blurred ones."""
+    return np.array([cv2.Laplacian(image.astype(np.float32), cv2.CV_32F).var() for image in images])
+
+
+def matching_blur(sharp_images: np.ndarray, target_sharpness: float) -> float:
+    """The Gaussian sigma that brings the median sharpness of sharp_images closest to target_sharpness."""
+    medians = [np.median(sharpness([cv2.GaussianBlur(image, (0, 0), sigma) for image in sharp_images]))
+               for sigma in BLUR_SIGMAS]
+    gaps = np.abs(np.log(np.maximum(medians, 1e-9)) - np.log(max(target_sharpness, 1e-9)))
+    return float(BLUR_SIGMAS[int(np.argmin(gaps))])
+
+
 def _contrast(dataset: Dataset) -> pd.DataFrame:
-    """Per split: median per-image pixel std and the share of images spanning the full range; splits
-    that differ here differ in distribution (FER2013's test images have more contrast than train's)."""
+    """Per split: median per-image pixel std, the share of images spanning the full range and median
+    sharpness; splits that differ here differ in distribution (this copy of FER2013's train split is
+    blurred and lower in contrast than its test split)."""
     rows = {}
     for name, part in dataset.splits.items():
         if len(part):
             pixels = part.images.reshape(len(part), -1)
             spread = pixels.max(axis=1).astype(int) - pixels.min(axis=1)
             rows[name] = {"median pixel std": round(float(np.median(pixels.std(axis=1))), 1),
-                          "full-range images": round(float((spread >= FULL_RANGE).mean()), 3)}
+                          "full-range images": round(float((spread >= FULL_RANGE).mean()), 3),
+                          "median sharpness": round(float(np.median(sharpness(part.images))), 1)}
     return pd.DataFrame(rows).T.rename_axis("split")
+
+
+def blur_to_match(dataset: Dataset, contrast: pd.DataFrame | None = None) -> float | None:
+    """Sigma that blurs the sharpest split down to train's sharpness, when they differ by SHARPNESS_GAP or
+    more (pixels only, never labels); None when the splits are alike."""
+    contrast = _contrast(dataset) if contrast is None else contrast
+    if "train" not in contrast.index or len(contrast) < 2:
+        return None
+    sharpest = contrast["median sharpness"].idxmax()
+    if contrast.loc[sharpest, "median sharpness"] < SHARPNESS_GAP * contrast.loc["train", "median sharpness"]:
+        return None
+    images = dataset.splits[sharpest].images
+    sample = images[np.random.default_rng(SEED).permutation(len(images))[:MATCH_SAMPLE]]
+    return matching_blur(sample, contrast.loc["train", "median sharpness"])
 
 
 def integrity_report(dataset: Dataset) -> IntegrityReport:
@@ -107,14 +147,16 @@ def integrity_report(dataset: Dataset) -> IntegrityReport:
     train = dataset.splits.get("train")
     train_counts = counts["train"] if "train" in counts else counts.sum(axis=1)
     nonzero = train_counts[train_counts > 0]
+    contrast = _contrast(dataset)
     return IntegrityReport(
         counts=counts,
         modes=pd.DataFrame({"images": dict(dataset.modes)}).rename_axis("size and mode"),
         duplicates=_duplicates_within(dataset),
         leakage=_leakage(dataset),
         blanks=_blanks(dataset),
-        contrast=_contrast(dataset),
+        contrast=contrast,
         skipped=pd.DataFrame([vars(s) for s in dataset.skipped], columns=["path", "reason"]),
         class_weights=balanced_class_weights(train.labels, dataset.num_classes) if train is not None else {},
         imbalance=float(nonzero.max() / nonzero.min()) if len(nonzero) else 0.0,
+        blur_to_match=blur_to_match(dataset, contrast),
     )

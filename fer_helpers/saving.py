@@ -101,6 +101,10 @@ def ship_model(run_dir: str | Path, destination: str | Path) -> Path:
 
 def model_card(metrics: dict, metadata: dict) -> str:
     """The shipped model's card as Markdown."""
+    blur = metadata.get("inference_blur")
+    blur_line = (f"- Input blur: a fixed Gaussian blur (sigma {blur}) inside the model, before the network: this copy of "
+                 "FER2013's train split is blurred and its test split is not (notebook 01's sharpness table), so sharp "
+                 "faces are blurred to match what the network learned from.\n") if blur else ""
     rows = "\n".join(f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {int(v['support'])} |"
                      for name, v in metrics["per_class"].items())
     return f"""# Model card: {metadata.get('architecture')} (shipped)
@@ -110,8 +114,9 @@ def model_card(metrics: dict, metadata: dict) -> str:
 - Validation accuracy (split carved from train, used for model selection): {metadata.get('val_accuracy', float('nan')):.2%}.
 - Training: {metadata.get('epochs_run')} epochs in {metadata.get('training_seconds', 0) / 60:.0f} minutes on a 2-core CPU.
 - Input: {metadata.get('preprocessing')}. Classes: {', '.join(metadata.get('classes', []))}.
-- Data fingerprint: `{metadata.get('dataset_fingerprint')}`.
-- Reproduce: `{metadata.get('command')}`
+{blur_line}- Data fingerprint: `{metadata.get('dataset_fingerprint')}`.
+- Reproduce: `{metadata.get('command')}`, then
+  `saving.ship_model("artifacts/runs/<run-id>/03_training", "artifacts/models/{metadata.get('architecture')}")`
 
 | class | precision | recall | F1 | test images |
 |---|---:|---:|---:|---:|

@@ -62,3 +62,17 @@ def test_contrast_shift_between_fer2013_splits_is_reported(fer_dir):
     contrast = report.contrast["median pixel std"]
     assert contrast["test"] > contrast["train"] + 5  # this copy's test faces have more contrast
     assert report.summary().loc["largest gap in median contrast between splits", "value"] > 5
+
+
+def test_sharpness_gap_between_fer2013_splits_is_reported(fer_dir):
+    report = integrity.integrity_report(data.load_dataset(fer_dir, limit_per_class=40))
+    sharpness = report.contrast["median sharpness"]
+    assert sharpness["test"] > 50 * sharpness["train"]  # this copy's train faces are blurred, test faces are not
+    assert 2.0 <= report.blur_to_match <= 4.0
+
+
+def test_matching_blur_recovers_a_known_sigma(fer_dir):
+    faces = np.stack([cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) for path in real_faces(fer_dir, "test", "happy", 60)])
+    target = np.median(integrity.sharpness([cv2.GaussianBlur(face, (0, 0), 2.0) for face in faces]))
+    assert integrity.matching_blur(faces, target) == pytest.approx(2.0, abs=0.25)
+    assert integrity.matching_blur(faces, np.median(integrity.sharpness(faces))) == integrity.BLUR_SIGMAS[0]

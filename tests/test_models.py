@@ -1,5 +1,6 @@
 """Architectures: shapes, the seed CNN's exact design, learning on real faces, multiply-adds, diagrams."""
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -83,3 +84,15 @@ def test_ours_ignores_image_contrast(fer_dir):
     washed_out = (faces * 0.6 + 40).astype(np.uint8)
     model = models.build_model("fer_resnet", 7)
     np.testing.assert_allclose(model.predict(faces, verbose=0), model.predict(washed_out, verbose=0), atol=2e-3)
+
+
+def test_blur_front_end_matches_opencv_and_survives_saving(fer_dir, tmp_path):
+    faces = data.load_dataset(fer_dir, limit_per_class=2).arrays("test")[0]
+    blurred = keras.ops.convert_to_numpy(models.GaussianBlur(2.0)(faces.astype("float32")))
+    expected = np.stack([cv2.GaussianBlur(face.astype(np.float32), (0, 0), 2.0, borderType=cv2.BORDER_REFLECT)
+                         for face in faces[..., 0]])
+    assert np.abs(blurred[..., 0] - expected).max() < 1.0  # on a 0-255 scale
+    model = models.with_input_blur(models.build_model("fer_resnet", 7), 2.0)
+    model.save(tmp_path / "blurred.keras")
+    reloaded = keras.models.load_model(tmp_path / "blurred.keras")
+    np.testing.assert_allclose(model.predict(faces, verbose=0), reloaded.predict(faces, verbose=0), atol=1e-5)

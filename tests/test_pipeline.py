@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from conftest import CI_PARAMS
-from fer_helpers import pipeline
+from fer_helpers import models, pipeline, saving
 
 
 def test_series_runs_notebooks_and_writes_summary(tmp_path):
@@ -17,6 +17,16 @@ def test_series_runs_notebooks_and_writes_summary(tmp_path):
     executed = nbformat.read(tmp_path / "01_data_exploration.ipynb", as_version=4)
     assert any(cell.get("outputs") for cell in executed.cells if cell.cell_type == "code")
     assert (tmp_path / "01_data_exploration" / "mean_faces.png").exists()
+
+
+def test_smoke_training_through_papermill_ships_the_blur_front_end(tmp_path):
+    summary = pipeline.run_series(CI_PARAMS | {"inference_blur": 3.0}, tmp_path, only=["03"])
+    results = summary[0]["results"]
+    assert summary[0]["status"] == "ok" and 0 <= results["test_accuracy"] <= 1
+    model, metadata = saving.load_model(results["model_path"])
+    assert metadata["inference_blur"] == 3.0 and "-p inference_blur=3.0" in metadata["command"]
+    assert any(isinstance(layer, models.GaussianBlur) for layer in model.layers)
+    assert (tmp_path / "03_training" / "checkpoints" / "history.csv").exists()
 
 
 def test_failing_notebook_is_named_with_its_cell(tmp_path):
