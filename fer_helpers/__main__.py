@@ -39,12 +39,18 @@ def parser() -> argparse.ArgumentParser:
     for command in (predict, webcam):
         command.add_argument("--model", type=Path, default=None,
                              help="a .keras file or model.json (weights beside it); default: $FER_MODEL or the shipped model")
-        command.add_argument("--scale-factor", type=float, default=1.1, help="Haar cascade scale step (default 1.1)")
-        command.add_argument("--min-neighbors", type=int, default=5, help="Haar cascade min neighbours (default 5)")
-        command.add_argument("--min-size", type=int, default=40, help="smallest face side in pixels (default 40)")
-        command.add_argument("--smoothing", choices=SMOOTHING, default="ema", help="video: probability smoothing (default ema)")
-        command.add_argument("--alpha", type=float, default=0.4, help="video: weight of the newest frame for ema (default 0.4)")
-        command.add_argument("--window", type=int, default=5, help="video: frames averaged for mean smoothing (default 5)")
+        command.add_argument("--scale-factor", type=float, default=HaarDetector.scale_factor,
+                             help=f"Haar cascade scale step (default {HaarDetector.scale_factor})")
+        command.add_argument("--min-neighbors", type=int, default=HaarDetector.min_neighbors,
+                             help=f"Haar cascade min neighbours (default {HaarDetector.min_neighbors})")
+        command.add_argument("--min-size", type=int, default=HaarDetector.min_size,
+                             help=f"smallest face side in pixels (default {HaarDetector.min_size})")
+        command.add_argument("--smoothing", choices=SMOOTHING, default=FaceTracker.smoothing,
+                             help=f"video: probability smoothing (default {FaceTracker.smoothing})")
+        command.add_argument("--alpha", type=float, default=FaceTracker.alpha,
+                             help=f"video: weight of the newest frame for ema (default {FaceTracker.alpha})")
+        command.add_argument("--window", type=int, default=FaceTracker.window,
+                             help=f"video: frames averaged for mean smoothing (default {FaceTracker.window})")
         command.add_argument("--every-n-frames", type=int, default=1, help="video: analyse every n-th frame (default 1)")
         command.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames")
         command.add_argument("--redetect-every", type=int, default=REDETECT_EVERY,
