@@ -47,11 +47,13 @@ def fer_probabilities_in(classes: list[str], probabilities: np.ndarray) -> np.nd
 
 
 def original_loop(frame: np.ndarray, cascade: cv2.CascadeClassifier, model, classes: list[str]) -> np.ndarray:
-    """The original design's loop: Haar on the full frame (scale 1.3), then model.predict once per face."""
+    """The original design's loop: Haar on the full frame (scale 1.3), then model.predict once per face;
+    draws on `frame` and returns the face boxes."""
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    for x, y, w, h in cascade.detectMultiScale(gray, 1.3, 5):
+    boxes = cascade.detectMultiScale(gray, 1.3, 5)
+    for x, y, w, h in boxes:
         roi = cv2.resize(gray[y : y + h, x : x + w], (48, 48))[np.newaxis, ..., np.newaxis]
         label = classes[int(np.argmax(model.predict(roi, verbose=0)))]
         cv2.rectangle(frame, (x, y), (x + w, y + h), (255, 0, 0), 2)
         cv2.putText(frame, label, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 255, 0), 2)
-    return frame
+    return boxes

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fer_helpers import saving
+from fer_helpers import lite, saving
 from fer_helpers.config import CANONICAL_CLASSES, IMAGE_SIZE, PROJECT_ROOT
 
 SHIPPED_MODEL = PROJECT_ROOT / "artifacts" / "models" / "fer_resnet" / saving.MODEL_FILE
@@ -25,7 +25,7 @@ MODEL_ENV = "FER_MODEL"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 BOX_COLOUR = (0, 255, 0)  # BGR
 NEAR_FACE_PIXELS = 64  # a known face is re-found at about this size: cheap, and well above Haar's 24 px window
-TEXT_COLOUR = (255, 255, 255)
+TEMPLATE_PIXELS = 32  # a known face is followed by matching a copy of it shrunk to this size
 
 
 class SourceError(OSError):
@@ -87,22 +87,61 @@ class HaarDetector:
 @dataclass
 class TrackingDetector:
     """For videos: a full-frame scan every `redetect_every` frames (and whenever no face is known); in
-    between, each known face is searched for only near its last box, at its size."""
+    between, each known face is followed by matching its last detected appearance near its last box
+    (a shrunk template: well under a millisecond), and the cascade searches near that box only when the
+    match is weaker than `min_match` (normalised correlation, e.g. when a face turns or changes)."""
 
     detector: HaarDetector
     redetect_every: int = 10
+    min_match: float = 0.6
     _last: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), int))
+    _templates: list[np.ndarray] = field(default_factory=list)
     _frames: int = 0
 
     def detect(self, gray: np.ndarray) -> np.ndarray:
         """Face boxes of this frame."""
         if self._frames % self.redetect_every == 0 or not len(self._last):
             boxes = self.detector.detect(gray)
+            self._templates = [face_template(gray, box) for box in boxes]
         else:
-            boxes = np.concatenate([self.detector.detect_near(gray, box) for box in self._last])
+            found = [self._follow(gray, box, template) for box, template in zip(self._last, self._templates)]
+            kept = [pair for pair in found if pair is not None]
+            boxes = np.array([box for box, _ in kept], int).reshape(-1, 4)
+            self._templates = [template for _, template in kept]
         self._frames += 1
         self._last = boxes
         return boxes
+
+    def _follow(self, gray: np.ndarray, box: np.ndarray, template: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The face's new box and template: by template matching, else by the cascade near it; None if lost."""
+        moved = match_template(gray, box, template, self.min_match)
+        if moved is not None:
+            return moved, template
+        near = self.detector.detect_near(gray, box)
+        return (near[0], face_template(gray, near[0])) if len(near) else None
+
+
+def face_template(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """A face's appearance shrunk to TEMPLATE_PIXELS square, for following it by template matching."""
+    x, y, w, h = box
+    return cv2.resize(gray[y : y + h, x : x + w], (TEMPLATE_PIXELS, TEMPLATE_PIXELS), interpolation=cv2.INTER_AREA)
+
+
+def match_template(gray: np.ndarray, box: np.ndarray, template: np.ndarray, min_match: float,
+                   margin: float = 0.25) -> np.ndarray | None:
+    """Where `template` matches best within `margin` face sizes of `box` (same size as box), or None
+    if the best normalised correlation is below `min_match`."""
+    x, y, w, h = box
+    pad = int(margin * max(w, h))
+    x0, y0 = max(x - pad, 0), max(y - pad, 0)
+    scale = TEMPLATE_PIXELS / max(w, h)
+    region = cv2.resize(gray[y0 : y + h + pad, x0 : x + w + pad], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    if region.shape[0] < TEMPLATE_PIXELS or region.shape[1] < TEMPLATE_PIXELS:
+        return None
+    _, best, _, (mx, my) = cv2.minMaxLoc(cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED))
+    if best < min_match:
+        return None
+    return np.array([round(x0 + mx / scale), round(y0 + my / scale), w, h])
 
 
 @dataclass
@@ -148,9 +187,13 @@ def default_model_path() -> Path:
 
 
 class Recogniser:
-    """A face detector plus an expression classifier from a .keras file or JSON + weights."""
+    """A face detector plus an expression classifier from a .keras file or JSON + weights.
 
-    def __init__(self, model_path: str | Path | None = None, detector: Detector | None = None) -> None:
+    runtime: 'auto' classifies with the model.tflite beside the model when there is one that agrees
+    with it (about 3.5x faster on a CPU), else with Keras; 'tflite' or 'keras' insist on one."""
+
+    def __init__(self, model_path: str | Path | None = None, detector: Detector | None = None,
+                 runtime: str = "auto") -> None:
         path = Path(model_path) if model_path else default_model_path()
         if not path.exists():
             raise FileNotFoundError(
@@ -160,12 +203,14 @@ class Recogniser:
         self.classes = list(self.metadata.get("classes") or CANONICAL_CLASSES[: self.model.output_shape[-1]])
         self.input_size = tuple(self.model.input_shape[1:3])
         self.detector = detector or HaarDetector()
+        self._lite = lite.load_beside(path, self.model, runtime)
+        self.runtime = "tflite" if self._lite else "keras"
 
     def classify(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities for a batch of (n, h, w, 1) uint8 crops, in one compiled call."""
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        return np.asarray(self.model.predict_on_batch(crops))
+        return self._lite(crops) if self._lite else np.asarray(self.model.predict_on_batch(crops))
 
     def boxes_and_probabilities(self, frame: np.ndarray, detector: Detector | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Face boxes of a frame (from `detector`, default this recogniser's) and their class

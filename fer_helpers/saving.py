@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 
 import fer_helpers.models  # noqa: F401  registers the custom layers a saved model may hold
+from fer_helpers import lite
 
 MODEL_FILE = "model.keras"
 ARCHITECTURE_FILE = "model.json"
@@ -40,13 +41,16 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def save_model(model: keras.Model, directory: str | Path, metadata: dict) -> Path:
-    """Write model.keras, model.json + model.weights.h5 and metadata.json into `directory`."""
+    """Write model.keras, model.json + model.weights.h5, metadata.json and (TensorFlow backend)
+    model.tflite into `directory`."""
     directory = Path(directory)
     metadata = metadata | {"input_shape": list(model.input_shape[1:]), "num_classes": int(model.output_shape[-1])}
     _atomic_write(directory / MODEL_FILE, lambda tmp: model.save(tmp))
     _atomic_write(directory / ARCHITECTURE_FILE, lambda tmp: tmp.write_text(model.to_json()))
     _atomic_write(directory / WEIGHTS_FILE, lambda tmp: model.save_weights(tmp))
     _atomic_write(directory / METADATA_FILE, lambda tmp: tmp.write_text(json.dumps(metadata, indent=2, default=str)))
+    if lite.available():
+        _atomic_write(directory / lite.TFLITE_FILE, lambda tmp: tmp.write_bytes(lite.convert(model)))
     return directory / MODEL_FILE
 
 
@@ -90,7 +94,8 @@ def ship_model(run_dir: str | Path, destination: str | Path) -> Path:
     (MODEL_CARD.md: test accuracy, per-class table, training time, the command that reproduces it)."""
     run_dir, destination = Path(run_dir), Path(destination)
     metrics = json.loads((run_dir / "test_metrics.json").read_text())
-    for name in (MODEL_FILE, ARCHITECTURE_FILE, WEIGHTS_FILE, METADATA_FILE):
+    optional = [lite.TFLITE_FILE] if (run_dir / "model" / lite.TFLITE_FILE).exists() else []
+    for name in (MODEL_FILE, ARCHITECTURE_FILE, WEIGHTS_FILE, METADATA_FILE, *optional):
         source = run_dir / "model" / name
         _atomic_write(destination / name, lambda tmp, source=source: tmp.write_bytes(source.read_bytes()))
     confusion = run_dir / "confusion_matrix.png"
@@ -114,7 +119,9 @@ def model_card(metrics: dict, metadata: dict) -> str:
 - Validation accuracy (split carved from train, used for model selection): {metadata.get('val_accuracy', float('nan')):.2%}.
 - Training: {metadata.get('epochs_run')} epochs in {metadata.get('training_seconds', 0) / 60:.0f} minutes on a 2-core CPU.
 - Input: {metadata.get('preprocessing')}. Classes: {', '.join(metadata.get('classes', []))}.
-{blur_line}- Data fingerprint: `{metadata.get('dataset_fingerprint')}`.
+{blur_line}- Files: `model.keras`; `model.json` + `model.weights.h5` (the original design's format); `model.tflite`, the same
+  float32 network for TFLite, which the recogniser uses when it gives the Keras model's probabilities.
+- Data fingerprint: `{metadata.get('dataset_fingerprint')}`.
 - Reproduce: `{metadata.get('command')}`, then
   `saving.ship_model("artifacts/runs/<run-id>/03_training", "artifacts/models/{metadata.get('architecture')}")`
 

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from fer_helpers import __main__ as cli
-from fer_helpers import data, inference, saving, stream, synthetic, video
+import keras
+
+from fer_helpers import data, inference, lite, saving, stream, synthetic, video
 from fer_helpers.config import PROJECT_ROOT
 
 CHANCE = 1 / 7
@@ -101,8 +103,8 @@ def test_all_faces_of_a_frame_are_classified_in_one_call(recogniser, test_faces,
         tile = synthetic.face_tile(face)
         canvas[20 : 20 + tile.shape[0], 20 + 320 * slot : 20 + 320 * slot + tile.shape[1]] = tile
     calls = []
-    real = recogniser.model.predict_on_batch
-    monkeypatch.setattr(recogniser.model, "predict_on_batch", lambda batch: calls.append(len(batch)) or real(batch))
+    real = recogniser.classify
+    monkeypatch.setattr(recogniser, "classify", lambda batch: calls.append(len(batch)) or real(batch))
     faces = recogniser.detect_emotions(canvas)
     assert len(faces) == 2 and calls == [2]
     assert all(set(face.probabilities) == set(recogniser.classes) for face in faces)
@@ -152,10 +154,62 @@ def test_tracker_keeps_ids_and_smooths_probabilities():
 
 def test_json_and_weights_format_loads_with_the_same_predictions(recogniser, test_faces, tmp_path):
     saving.save_model(recogniser.model, tmp_path, recogniser.metadata)
-    legacy = inference.Recogniser(tmp_path / saving.ARCHITECTURE_FILE)
+    legacy = inference.Recogniser(tmp_path / saving.ARCHITECTURE_FILE, runtime="keras")
     crops = test_faces[0][:8, ..., np.newaxis]
     np.testing.assert_allclose(legacy.classify(crops), recogniser.classify(crops), atol=1e-5)
     assert legacy.classes == recogniser.classes
+
+
+def test_tflite_copy_gives_the_keras_probabilities_and_a_stale_copy_is_refused(recogniser, test_faces, tmp_path):
+    assert recogniser.runtime == "tflite"  # the shipped model carries its TFLite copy
+    reference = inference.Recogniser(inference.default_model_path(), runtime="keras")
+    crops = test_faces[0][:, ..., np.newaxis]
+    for batch in (crops[:1], crops[:5], crops):  # the batch size follows the number of faces
+        np.testing.assert_allclose(recogniser.classify(batch), reference.classify(batch), atol=1e-4)
+    for name in (saving.MODEL_FILE, saving.METADATA_FILE):
+        (tmp_path / name).write_bytes(inference.default_model_path().with_name(name).read_bytes())
+    other = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")])
+    (tmp_path / lite.TFLITE_FILE).write_bytes(lite.convert(other))
+    with pytest.warns(UserWarning, match="disagrees with the Keras model"):
+        assert inference.Recogniser(tmp_path / saving.MODEL_FILE).runtime == "keras"
+    with pytest.raises(ValueError, match="disagrees with the Keras model"):
+        inference.Recogniser(tmp_path / saving.MODEL_FILE, runtime="tflite")
+    with pytest.raises(ValueError, match="Unknown runtime"):
+        inference.Recogniser(tmp_path / saving.MODEL_FILE, runtime="onnx")
+
+
+def test_template_matching_follows_a_moving_face_and_lets_go_of_a_lost_one(test_faces):
+    canvas = np.full((480, 640), synthetic.BACKGROUND, np.uint8)
+    tile = synthetic.face_tile(test_faces[0][0])
+    canvas[100 : 100 + tile.shape[0], 200 : 200 + tile.shape[1]] = tile
+    box = np.array([200, 100, *tile.shape[::-1]])
+    template = inference.face_template(canvas, box)
+    moved = np.roll(canvas, (-9, 14), axis=(0, 1))  # 14 px right, 9 px up
+    found = inference.match_template(moved, box, template, min_match=0.6)
+    assert found is not None and video.iou(found, box + [14, -9, 0, 0]) > 0.9
+    assert inference.match_template(np.full_like(canvas, 90), box, template, min_match=0.6) is None
+
+
+def test_tracking_finds_the_faces_a_full_scan_finds_without_the_cascade_in_between(recogniser, test_faces, tmp_path, monkeypatch):
+    path = tmp_path / "two.mp4"
+    truth = synthetic.make_face_video(*test_faces, path, frames=30, faces_per_frame=2)
+    near_calls = []
+    real = recogniser.detector.detect_near
+    monkeypatch.setattr(recogniser.detector, "detect_near", lambda *a: near_calls.append(1) or real(*a))
+    found = {"tracking": 0, "full scan": 0}
+    detectors = {"tracking": inference.TrackingDetector(recogniser.detector, redetect_every=10),
+                 "full scan": inference.TrackingDetector(recogniser.detector, redetect_every=1)}
+    for index, frame in enumerate(inference.VideoSource(path)):
+        true_boxes = truth[truth["frame"] == index][["x", "y", "w", "h"]].to_numpy()
+        for name, detector in detectors.items():
+            overlaps = [max(video.iou(box, true) for true in true_boxes) for box in detector.detect(inference.to_gray(frame))]
+            assert all(overlap >= 0.3 for overlap in overlaps), f"{name}: a box on no face in frame {index}"
+            found[name] += len(overlaps) if index >= 10 else 0
+    # A face the first full scan misses waits for the next (frame 10); from then on tracking holds
+    # every face at least as often as scanning every frame does (Haar misses some faces now and then).
+    assert found["full scan"] >= len(truth) / 3
+    assert found["tracking"] >= found["full scan"]
+    assert near_calls == []  # steady faces are followed by template matching alone
 
 
 def test_cli_predicts_an_image_a_folder_and_a_video(test_faces, face_video, tmp_path, capsys):
@@ -180,7 +234,7 @@ def test_cli_help_documents_every_option():
     result = subprocess.run([sys.executable, "-m", "fer_helpers", "predict", "--help"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
-    for option in ["--output", "--model", "--scale-factor", "--min-neighbors", "--min-size", "--smoothing",
+    for option in ["--output", "--model", "--runtime", "--scale-factor", "--min-neighbors", "--min-size", "--smoothing",
                    "--every-n-frames", "--max-frames"]:
         assert option in result.stdout
 

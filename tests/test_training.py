@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_helpers import data, evaluation, saving, training
+from fer_helpers import data, evaluation, lite, saving, training
 from fer_helpers.config import PROJECT_ROOT
 
 
@@ -110,7 +110,9 @@ def test_save_and_load_round_trip_in_both_formats(trained, tiny, tmp_path):
         np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
         assert loaded_metadata["classes"] == tiny.classes and loaded_metadata["num_classes"] == 7
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [saving.MODEL_FILE, saving.ARCHITECTURE_FILE, saving.WEIGHTS_FILE, saving.METADATA_FILE])
+        [saving.MODEL_FILE, saving.ARCHITECTURE_FILE, saving.WEIGHTS_FILE, saving.METADATA_FILE, lite.TFLITE_FILE])
+    lite_copy = lite.LiteModel.from_file(tmp_path / lite.TFLITE_FILE)
+    np.testing.assert_allclose(lite_copy(images), expected, atol=1e-4)
 
 
 def test_mismatched_model_is_a_clear_error(trained, tiny, tmp_path):
