@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import tracemalloc
 
 import cv2
 import numpy as np
@@ -83,6 +84,21 @@ def test_video_outputs_one_row_per_frame_and_a_readable_annotated_video(recognis
     assert pd.read_csv(report.files["csv"]).shape == report.table.shape
     assert len(pd.read_json(report.files["json"])) == 30
     assert report.files["timeline"].stat().st_size > 0
+
+
+def test_memory_stays_flat_however_long_the_video(recogniser, test_faces, tmp_path):
+    peaks = {}
+    for frames in (40, 320):
+        path = tmp_path / f"long{frames}.mp4"
+        synthetic.make_face_video(*test_faces, path, frames=frames, faces_per_frame=1)
+        tracemalloc.start()
+        report = video.analyse_video(recogniser, path, tmp_path / f"out{frames}", progress=False)
+        peaks[frames] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert report.frames == frames
+    frame_bytes = 640 * 480 * 3
+    # 280 more frames held would be 258 MB; streamed, the peak grows by the table and plot only
+    assert peaks[320] - peaks[40] < 20 * frame_bytes, f"peak grew by {(peaks[320] - peaks[40]) / 1e6:.0f} MB"
 
 
 def test_frames_without_faces_stay_in_the_table_and_skipping_analyses_fewer(recogniser, tmp_path):
