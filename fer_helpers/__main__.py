@@ -23,6 +23,13 @@ from fer_helpers.video import REDETECT_EVERY, SMOOTHING, FaceTracker, analyse_fr
 
 DEFAULT_OUTPUT = Path("artifacts") / "predictions"
 WINDOW = "fer: press q to quit"
+DEFAULTS_FROM_CLASSES = [  # option, the class whose field gives its default, field, help
+    ("--scale-factor", HaarDetector, "scale_factor", "Haar cascade scale step"),
+    ("--min-neighbors", HaarDetector, "min_neighbors", "Haar cascade min neighbours"),
+    ("--min-size", HaarDetector, "min_size", "smallest face side in pixels"),
+    ("--alpha", FaceTracker, "alpha", "video: weight of the newest frame for ema"),
+    ("--window", FaceTracker, "window", "video: frames averaged for mean smoothing"),
+]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,18 +50,11 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--runtime", choices=RUNTIMES, default="auto",
                              help="classify with the model.tflite beside the model (tflite, about 3.5x faster on a CPU), "
                                   "with Keras (keras), or tflite when it is there and agrees with the model (auto, default)")
-        command.add_argument("--scale-factor", type=float, default=HaarDetector.scale_factor,
-                             help=f"Haar cascade scale step (default {HaarDetector.scale_factor})")
-        command.add_argument("--min-neighbors", type=int, default=HaarDetector.min_neighbors,
-                             help=f"Haar cascade min neighbours (default {HaarDetector.min_neighbors})")
-        command.add_argument("--min-size", type=int, default=HaarDetector.min_size,
-                             help=f"smallest face side in pixels (default {HaarDetector.min_size})")
+        for flag, owner, field, text in DEFAULTS_FROM_CLASSES:
+            default = getattr(owner, field)
+            command.add_argument(flag, type=type(default), default=default, help=f"{text} (default %(default)s)")
         command.add_argument("--smoothing", choices=SMOOTHING, default=FaceTracker.smoothing,
-                             help=f"video: probability smoothing (default {FaceTracker.smoothing})")
-        command.add_argument("--alpha", type=float, default=FaceTracker.alpha,
-                             help=f"video: weight of the newest frame for ema (default {FaceTracker.alpha})")
-        command.add_argument("--window", type=int, default=FaceTracker.window,
-                             help=f"video: frames averaged for mean smoothing (default {FaceTracker.window})")
+                             help="video: probability smoothing (default %(default)s)")
         command.add_argument("--every-n-frames", type=int, default=1, help="video: analyse every n-th frame (default 1)")
         command.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames")
         command.add_argument("--redetect-every", type=int, default=REDETECT_EVERY,

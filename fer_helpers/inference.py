@@ -67,13 +67,9 @@ class HaarDetector:
     def detect_near(self, gray: np.ndarray, box: np.ndarray, margin: float = 0.5) -> np.ndarray:
         """The face near a known box: search only around it and only at sizes close to it (a few
         pyramid levels instead of all), so following a face costs a fraction of a full-frame scan."""
-        x, y, w, h = box
-        pad = int(margin * max(w, h))
-        x0, y0 = max(x - pad, 0), max(y - pad, 0)
-        region = gray[y0 : y + h + pad, x0 : x + w + pad]
-        scale = min(1.0, NEAR_FACE_PIXELS / max(w, h))
-        small = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else region
-        side = max(w, h) * scale
+        scale = min(1.0, NEAR_FACE_PIXELS / max(box[2:]))
+        small, x0, y0 = surroundings(gray, box, margin, scale)
+        side = max(box[2:]) * scale
         found = self._classifier.detectMultiScale(
             small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
             minSize=(int(side * 0.7),) * 2, maxSize=(int(side * 1.4) + 1,) * 2,
@@ -121,27 +117,32 @@ class TrackingDetector:
         return (near[0], face_template(gray, near[0])) if len(near) else None
 
 
+def surroundings(gray: np.ndarray, box: np.ndarray, margin: float, scale: float) -> tuple[np.ndarray, int, int]:
+    """The frame within `margin` face sizes of `box`, resized by `scale`, and its top-left corner in the frame."""
+    x, y, w, h = box
+    pad = int(margin * max(w, h))
+    x0, y0 = max(x - pad, 0), max(y - pad, 0)
+    region = gray[y0 : y + h + pad, x0 : x + w + pad]
+    return (cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale != 1 else region), x0, y0
+
+
 def face_template(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
     """A face's appearance shrunk to TEMPLATE_PIXELS square, for following it by template matching."""
-    x, y, w, h = box
-    return cv2.resize(gray[y : y + h, x : x + w], (TEMPLATE_PIXELS, TEMPLATE_PIXELS), interpolation=cv2.INTER_AREA)
+    return crop_faces(gray, np.asarray(box).reshape(1, 4), (TEMPLATE_PIXELS, TEMPLATE_PIXELS))[0, ..., 0]
 
 
 def match_template(gray: np.ndarray, box: np.ndarray, template: np.ndarray, min_match: float,
                    margin: float = 0.25) -> np.ndarray | None:
     """Where `template` matches best within `margin` face sizes of `box` (same size as box), or None
     if the best normalised correlation is below `min_match`."""
-    x, y, w, h = box
-    pad = int(margin * max(w, h))
-    x0, y0 = max(x - pad, 0), max(y - pad, 0)
-    scale = TEMPLATE_PIXELS / max(w, h)
-    region = cv2.resize(gray[y0 : y + h + pad, x0 : x + w + pad], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    scale = TEMPLATE_PIXELS / max(box[2:])
+    region, x0, y0 = surroundings(gray, box, margin, scale)
     if region.shape[0] < TEMPLATE_PIXELS or region.shape[1] < TEMPLATE_PIXELS:
         return None
     _, best, _, (mx, my) = cv2.minMaxLoc(cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED))
     if best < min_match:
         return None
-    return np.array([round(x0 + mx / scale), round(y0 + my / scale), w, h])
+    return np.array([round(x0 + mx / scale), round(y0 + my / scale), box[2], box[3]])
 
 
 @dataclass
