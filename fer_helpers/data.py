@@ -26,7 +26,7 @@ from fer_helpers.config import (
     cache_dir,
 )
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # bump when what a cache holds changes (2: CSV emotion range checked, CSV limit_per_class)
 DECODE_CHUNK = 512  # files per thread task: large enough that scheduling costs nothing
 SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "valid": "val", "test": "test"}
 CSV_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -160,8 +160,8 @@ def describe_mode(image: np.ndarray) -> str:
     return f"{image.shape[1]}x{image.shape[0]} {kind} {image.dtype.itemsize * 8}-bit"
 
 
-def decode_file(path: Path, size: tuple[int, int]) -> tuple[np.ndarray | None, str, str]:
-    """Read one file: (image or None, content hash, mode or the reason it was skipped)."""
+def read_image_file(path: Path) -> tuple[np.ndarray | None, str, str]:
+    """Read one file at full size: (image or None, content hash, mode or the reason it is unusable)."""
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -174,8 +174,16 @@ def decode_file(path: Path, size: tuple[int, int]) -> tuple[np.ndarray | None, s
     image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         return None, digest, "not a decodable image"
+    return image, digest, describe_mode(image)
+
+
+def decode_file(path: Path, size: tuple[int, int]) -> tuple[np.ndarray | None, str, str]:
+    """Read one file as grayscale of `size`: (image or None, content hash, mode or the reason it was skipped)."""
+    image, digest, info = read_image_file(path)
+    if image is None:
+        return None, digest, info
     try:
-        return to_gray(image, size), digest, describe_mode(image)
+        return to_gray(image, size), digest, info
     except ValueError as error:
         return None, digest, str(error)
 
@@ -223,20 +231,21 @@ def list_files(root: Path) -> _Listing:
     return listing
 
 
+def limited_indices(keys: list, limit_per_class: int | None, seed: int) -> list[int]:
+    """Indices keeping at most `limit_per_class` items of each key (a class, or a split and class), drawn with
+    a fixed seed, in their original order."""
+    if not limit_per_class:
+        return list(range(len(keys)))
+    groups: dict = {}
+    for index, key in enumerate(keys):
+        groups.setdefault(key, []).append(index)
+    rng = np.random.default_rng(seed)
+    return sorted(index for key in sorted(groups) for index in rng.permutation(groups[key])[:limit_per_class])
+
+
 def _limit(listing: _Listing, limit_per_class: int | None, seed: int) -> list[tuple[str, str, Path]]:
     """At most `limit_per_class` files of each (split, class), drawn with a fixed seed."""
-    if not limit_per_class:
-        return listing.files
-    groups: dict[tuple[str, str], list] = {}
-    for entry in listing.files:
-        groups.setdefault(entry[:2], []).append(entry)
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for key in sorted(groups):
-        entries = groups[key]
-        picks = rng.permutation(len(entries))[:limit_per_class]
-        chosen.extend(entries[i] for i in sorted(picks))
-    return chosen
+    return [listing.files[i] for i in limited_indices([entry[:2] for entry in listing.files], limit_per_class, seed)]
 
 
 def _cache_key(*parts: object) -> str:
@@ -324,7 +333,10 @@ def read_fer2013_csv(path: Path, size: tuple[int, int] = IMAGE_SIZE) -> tuple[di
         for number, row in enumerate(reader, start=2):
             source = f"{path.name}:{number}"
             try:
-                label = classes.index(CSV_CLASSES[int(row["emotion"])])
+                emotion = int(row["emotion"])
+                if not 0 <= emotion < len(CSV_CLASSES):
+                    raise ValueError(f"emotion {emotion} is not one of 0-{len(CSV_CLASSES) - 1}")
+                label = classes.index(CSV_CLASSES[emotion])
                 pixels = np.array(row["pixels"].split(), dtype=np.uint8)
                 side = int(round(np.sqrt(pixels.size)))
                 if side * side != pixels.size or side == 0:
@@ -378,11 +390,14 @@ def fingerprint(splits: dict[str, Split]) -> str:
 
 def _read_source(root: Path, size, limit_per_class, seed, use_cache, progress) -> tuple[dict[str, Split], dict]:
     """Decode a folder or CSV data set, through the on-disk cache when allowed."""
+    if root.is_file() and root.suffix.lower() != ".csv":
+        raise DataNotFoundError(f"{root} is a file, not a data set: give a folder of class folders, a folder with "
+                                f"train/ and test/, or fer2013.csv. {HOW_TO_GET}")
     csv_path = root if root.is_file() else root / "fer2013.csv"
     is_csv = csv_path.is_file() and not (root / "train").is_dir()
     if is_csv:
         stat = csv_path.stat()
-        key = _cache_key(CACHE_FORMAT, str(csv_path.resolve()), stat.st_size, stat.st_mtime_ns, size)
+        key = _cache_key(CACHE_FORMAT, str(csv_path.resolve()), stat.st_size, stat.st_mtime_ns, size, limit_per_class, seed)
         listing = None
     else:
         listing = list_files(root)
@@ -393,6 +408,8 @@ def _read_source(root: Path, size, limit_per_class, seed, use_cache, progress) -
         return cached
     if is_csv:
         raw, skipped = read_fer2013_csv(csv_path, size)
+        raw = {name: part.take(np.array(limited_indices(part.labels.tolist(), limit_per_class, seed), np.int64))
+               for name, part in raw.items()}
         meta = {"classes": order_classes(set(CSV_CLASSES)), "modes": {}, "empty": []}
     else:
         raw, skipped, modes = _decode_all(files, listing.classes, size, progress)
@@ -402,6 +419,16 @@ def _read_source(root: Path, size, limit_per_class, seed, use_cache, progress) -
     if use_cache:
         _save_cache(cache_file, raw, meta)
     return raw, meta
+
+
+def _warn_about_classes(root: Path, classes: list[str], splits: dict[str, Split]) -> None:
+    """Warn about classes left without a usable image, and about a data set a classifier cannot learn from."""
+    counts = np.bincount(np.concatenate([part.labels for part in splits.values()]), minlength=len(classes))
+    unusable = [name for name, count in zip(classes, counts) if count == 0]
+    if unusable:
+        warnings.warn(f"Classes with no usable image in {root}: {unusable} (every file skipped, or none there)")
+    if (counts > 0).sum() < 2:
+        warnings.warn(f"Only {(counts > 0).sum()} class has usable images in {root}: a classifier needs at least two")
 
 
 def load_dataset(
@@ -433,6 +460,7 @@ def load_dataset(
     splits = _make_splits(raw, val_fraction, test_fraction, seed)
     if not any(len(part) for part in splits.values()):
         raise DataNotFoundError(f"No usable images found in {root}. {HOW_TO_GET}")
+    _warn_about_classes(root, meta["classes"], splits)
     return Dataset(
         root=root,
         classes=meta["classes"],

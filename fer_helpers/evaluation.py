@@ -1,9 +1,12 @@
-"""Evaluate a classifier: accuracy, macro-F1, per-class table, confusion matrix, confident mistakes, TTA."""
+"""Evaluate a classifier: accuracy, macro-F1, per-class table, confusion matrix, confident mistakes, TTA,
+and a model scored on any labelled folder of faces."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -12,8 +15,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from fer_helpers import data, inference, saving
+
 TTA_MODES = ("none", "flip", "flip+crops")
 TTA_CROP = 2  # pixels cut from each border for the crop views of test-time augmentation
+EVALUATE_BATCH = 256  # faces per classify call when scoring a folder
 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray, tta: str = "none", batch_size: int = 256) -> np.ndarray:
@@ -118,3 +124,89 @@ def save_metrics(result: dict, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
     return path
+
+
+@dataclass
+class FolderEvaluation:
+    """A model scored on a labelled folder of faces, and everything that was left out on the way."""
+
+    result: dict  # metrics() on the labels the model and the folder share
+    skipped_classes: dict[str, int]  # folder classes the model does not predict: images per class
+    skipped_files: list[data.Skipped]  # unreadable files, and with detect_faces images without a face
+    files: dict[str, Path]  # what was written to the output folder
+
+
+def evaluate_folder(
+    model: inference.Recogniser | str | Path | None,
+    data_dir: str | Path,
+    output_dir: str | Path | None = None,
+    detect_faces: bool = False,
+) -> FolderEvaluation:
+    """Score a model (a Recogniser, a model path, or None for the default) on class folders of any image
+    size and mode; folder names map to canonical labels, classes the model lacks are skipped and counted.
+    With detect_faces the largest face of each image is classified, not the whole image. A folder with
+    train/ and test/ is scored on test/. Writes metrics.json, per_class.csv, skipped.csv and
+    confusion_matrix.png to output_dir when given."""
+    recogniser = model if isinstance(model, inference.Recogniser) else inference.Recogniser(model)
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise data.DataNotFoundError(f"No folder at {root}: give a folder of class folders (happy/, sad/, ...)")
+    listing = data.list_files(root)
+    splits = {split for split, _, _ in listing.files}
+    chosen = "test" if "test" in splits else None
+    files = [(label, path) for split, label, path in listing.files if chosen in (None, split)]
+    skipped_classes = dict(Counter(label for label, _ in files if label not in recogniser.classes))
+    crops, labels, skipped = [], [], list(listing.skipped)
+    for label, path in files:
+        if label in recogniser.classes:
+            crop, reason = _face_crop(recogniser, path, detect_faces)
+            if crop is None:
+                skipped.append(data.Skipped(str(path), reason))
+                continue
+            crops.append(crop)
+            labels.append(recogniser.classes.index(label))
+    if not crops:
+        raise data.DataNotFoundError(f"No usable image of a class the model knows ({', '.join(recogniser.classes)}) "
+                                     f"in {root}; skipped classes {skipped_classes}, {len(skipped)} files skipped")
+    probabilities = np.concatenate([recogniser.classify(np.stack(crops[i:i + EVALUATE_BATCH]))
+                                    for i in range(0, len(crops), EVALUATE_BATCH)])
+    result = metrics(np.array(labels), probabilities, recogniser.classes)
+    result["per_class"] = {name: row for name, row in result["per_class"].items() if row["support"] > 0}
+    result |= {"data_dir": str(root), "split": chosen or "all", "detect_faces": detect_faces,
+               "skipped_classes": skipped_classes, "skipped_files": len(skipped)}
+    evaluated = FolderEvaluation(result, skipped_classes, skipped, {})
+    if output_dir is not None:
+        evaluated.files = _write_evaluation(evaluated, Path(output_dir))
+    return evaluated
+
+
+def _face_crop(recogniser: inference.Recogniser, path: Path, detect_faces: bool) -> tuple[np.ndarray | None, str]:
+    """The (h, w, 1) crop the model sees for one file, or None and why it is unusable."""
+    image, _, info = data.read_image_file(path)
+    if image is None:
+        return None, info
+    try:
+        gray = inference.to_gray(image)
+    except ValueError as error:
+        return None, str(error)
+    if not detect_faces:
+        return data.to_gray(gray, recogniser.input_size)[..., np.newaxis], ""
+    boxes = recogniser.detector.detect(gray)
+    if len(boxes) == 0:
+        return None, "no face found"
+    largest = boxes[np.argmax(boxes[:, 2] * boxes[:, 3])][np.newaxis]
+    return inference.crop_faces(gray, largest, recogniser.input_size)[0], ""
+
+
+def _write_evaluation(evaluated: FolderEvaluation, output_dir: Path) -> dict[str, Path]:
+    """metrics.json, per_class.csv, skipped.csv and confusion_matrix.png, each written whole."""
+    files = {name: output_dir / name for name in ("metrics.json", "per_class.csv", "skipped.csv", "confusion_matrix.png")}
+    saving.atomic_write(files["metrics.json"], lambda tmp: tmp.write_text(json.dumps(evaluated.result, indent=2)))
+    table = pd.DataFrame(evaluated.result["per_class"]).T.rename_axis("class")
+    saving.atomic_write(files["per_class.csv"], lambda tmp: table.to_csv(tmp))
+    skipped = pd.DataFrame([vars(s) for s in evaluated.skipped_files], columns=["path", "reason"])
+    saving.atomic_write(files["skipped.csv"], lambda tmp: skipped.to_csv(tmp, index=False))
+    figure = confusion_heatmap(evaluated.result)
+    saving.atomic_write(files["confusion_matrix.png"], lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+    plt.close(figure)
+    return files

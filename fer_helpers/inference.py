@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +18,15 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fer_helpers import lite, saving
+from fer_helpers import data, lite, saving
 from fer_helpers.config import CANONICAL_CLASSES, IMAGE_SIZE, PROJECT_ROOT
 
 SHIPPED_MODEL = PROJECT_ROOT / "artifacts" / "models" / "fer_resnet" / saving.MODEL_FILE
 MODEL_ENV = "FER_MODEL"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 BOX_COLOUR = (0, 255, 0)  # BGR
+ANNOTATED = ".annotated"  # marks our annotated outputs: <name>.annotated.png, <name>.annotated.mp4
+INTEGER_COLUMNS = ("frame", "face_id", "x", "y", "w", "h")
 NEAR_FACE_PIXELS = 64  # a known face is re-found at about this size: cheap, and well above Haar's 24 px window
 TEMPLATE_PIXELS = 32  # a known face is followed by matching a copy of it shrunk to this size
 
@@ -50,6 +53,11 @@ class HaarDetector:
     cascade: str = "haarcascade_frontalface_default.xml"
 
     def __post_init__(self) -> None:
+        if not self.scale_factor > 1:
+            raise ValueError(f"scale_factor must be above 1 (each pyramid step shrinks the image), got {self.scale_factor}")
+        if self.min_neighbors < 0 or self.min_size < 1:
+            raise ValueError(f"min_neighbors must be at least 0 and min_size at least 1, got {self.min_neighbors} "
+                             f"and {self.min_size}")
         self._classifier = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, self.cascade))
         if self._classifier.empty():
             raise SourceError(f"OpenCV could not load the cascade {self.cascade} from {cv2.data.haarcascades}")
@@ -163,6 +171,8 @@ class Face:
 def to_gray(frame: np.ndarray) -> np.ndarray:
     """A uint8 grayscale frame from grayscale, BGR or BGRA input of any integer or float depth."""
     frame = np.asarray(frame)
+    if frame.size == 0 or frame.ndim not in (2, 3):
+        raise ValueError(f"Expected a grayscale, BGR or BGRA frame; got an array of shape {frame.shape}")
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[..., 0]
     if frame.ndim == 3 and frame.shape[2] in (3, 4):
@@ -183,8 +193,8 @@ def crop_faces(gray: np.ndarray, boxes: np.ndarray, size: tuple[int, int] = IMAG
 
 
 def default_model_path() -> Path:
-    """$FER_MODEL if set, else the shipped model."""
-    return Path(os.environ.get(MODEL_ENV, SHIPPED_MODEL))
+    """$FER_MODEL if set (and not empty), else the shipped model."""
+    return Path(os.environ.get(MODEL_ENV) or SHIPPED_MODEL)
 
 
 class Recogniser:
@@ -196,11 +206,13 @@ class Recogniser:
     def __init__(self, model_path: str | Path | None = None, detector: Detector | None = None,
                  runtime: str = "auto") -> None:
         path = Path(model_path) if model_path else default_model_path()
-        if not path.exists():
-            raise FileNotFoundError(
-                f"No model at {path}: train one with notebooks/03_training.ipynb or pass model_path"
-            )
-        self.model, self.metadata = saving.load_model(path)
+        origin = f" (from ${MODEL_ENV})" if not model_path and os.environ.get(MODEL_ENV) else ""
+        try:
+            self.model, self.metadata = saving.load_model(path)
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f"{error}{origin}: train one with notebooks/03_training.ipynb or pass a model path") from None
+        except ValueError as error:
+            raise type(error)(f"{error}{origin}") from None
         self.classes = list(self.metadata.get("classes") or CANONICAL_CLASSES[: self.model.output_shape[-1]])
         self.input_size = tuple(self.model.input_shape[1:3])
         self.detector = detector or HaarDetector()
@@ -213,15 +225,17 @@ class Recogniser:
             return np.zeros((0, len(self.classes)), np.float32)
         return self._lite(crops) if self._lite else np.asarray(self.model.predict_on_batch(crops))
 
-    def boxes_and_probabilities(self, frame: np.ndarray, detector: Detector | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Face boxes of a frame (from `detector`, default this recogniser's) and their class
+    def boxes_and_probabilities(self, frame: np.ndarray | str | Path, detector: Detector | None = None
+                                ) -> tuple[np.ndarray, np.ndarray]:
+        """Face boxes of a frame or image file (from `detector`, default this recogniser's) and their class
         probabilities, all faces classified in one call."""
-        gray = to_gray(frame)
+        gray = to_gray(read_image(frame) if isinstance(frame, (str, Path)) else frame)
         boxes = (detector or self.detector).detect(gray)
         return boxes, self.classify(crop_faces(gray, boxes, self.input_size))
 
-    def detect_emotions(self, frame: np.ndarray) -> list[Face]:
-        """Every face in a frame with its label and class probabilities (an empty list if none)."""
+    def detect_emotions(self, frame: np.ndarray | str | Path) -> list[Face]:
+        """Every face in a frame (an array, or an image file's path) with its label and class probabilities
+        (an empty list if none)."""
         return self.faces(*self.boxes_and_probabilities(frame))
 
     def faces(self, boxes: np.ndarray, probabilities: np.ndarray, ids: list[int] | None = None) -> list[Face]:
@@ -249,11 +263,37 @@ def face_rows(faces: list[Face], classes: list[str], **base) -> list[dict]:
     ]
 
 
-def analyse_images(recogniser: Recogniser, paths: list[Path], output_dir: str | Path) -> tuple[pd.DataFrame, list[str]]:
-    """Annotated copies in output_dir and a table of every face; unreadable files are skipped and listed."""
+def face_table(rows: list[dict]) -> pd.DataFrame:
+    """Rows from face_rows as a table whose whole-number columns stay whole numbers where a frame has no face."""
+    table = pd.DataFrame(rows)
+    return table.astype({column: "Int64" for column in INTEGER_COLUMNS if column in table})
+
+
+def output_stems(paths: list[Path]) -> dict[Path, str]:
+    """The name each input's outputs start with: its whole stem (`day1.part1`), or its whole file name where two
+    inputs share a stem (`a.jpg`, `a.png`), so that no output is written over by another's."""
+    counts = Counter(path.stem for path in paths)
+    return {path: path.stem if counts[path.stem] == 1 else path.name for path in paths}
+
+
+def refuse_overwriting_inputs(outputs: list[Path], inputs: list[Path]) -> None:
+    """Stop before any output would replace an input."""
+    clashes = {str(o) for o in outputs} & {str(i) for i in inputs} or {
+        str(o) for o in outputs for i in inputs if o.exists() and i.exists() and o.samefile(i)}
+    if clashes:
+        raise SourceError(f"Refusing to write over inputs {sorted(clashes)}: choose another --output folder")
+
+
+def analyse_images(recogniser: Recogniser, paths: list[Path], output_dir: str | Path
+                   ) -> tuple[pd.DataFrame, list[str], list[Path]]:
+    """Annotated copies (<name>.annotated.png) in output_dir and a table of every face; unreadable files are
+    skipped and listed. Returns the table, the skipped files and the annotated files written."""
     output_dir = Path(output_dir)
+    stems = output_stems(paths)
+    annotated = {path: output_dir / f"{stems[path]}{ANNOTATED}.png" for path in paths}
+    refuse_overwriting_inputs(list(annotated.values()), paths)
     output_dir.mkdir(parents=True, exist_ok=True)
-    rows, skipped = [], []
+    rows, skipped, written = [], [], []
     for path in paths:
         try:
             image = read_image(path)
@@ -261,11 +301,21 @@ def analyse_images(recogniser: Recogniser, paths: list[Path], output_dir: str | 
             skipped.append(str(error))
             continue
         faces = recogniser.detect_emotions(image)
-        cv2.imwrite(str(output_dir / f"{path.stem}.annotated.png"), draw_faces(image, faces))
+        drawn = draw_faces(image, faces)
+        saving.atomic_write(annotated[path], lambda tmp, drawn=drawn: write_image(tmp, drawn))
+        written.append(annotated[path])
         rows.extend(face_rows(faces, recogniser.classes, file=str(path)))
     if skipped:
         warnings.warn(f"Skipped {len(skipped)} of {len(paths)} files: " + "; ".join(skipped))
-    return pd.DataFrame(rows), skipped
+    return face_table(rows), skipped, written
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Encode an image by its suffix and write it (cv2.imwrite fails silently; this does not)."""
+    ok, encoded = cv2.imencode(path.suffix or ".png", image)
+    if not ok:
+        raise SourceError(f"OpenCV could not encode an image as {path.suffix}")
+    path.write_bytes(encoded.tobytes())
 
 
 def draw_faces(frame: np.ndarray, faces: list[Face]) -> np.ndarray:
@@ -283,22 +333,29 @@ def draw_faces(frame: np.ndarray, faces: list[Face]) -> np.ndarray:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An image file as a BGR, BGRA or grayscale array; a clear error names a missing or unreadable file."""
+    """An image file as a BGR, BGRA or grayscale array; a clear error names a missing, truncated or unreadable file."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"No image at {path}")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image, _, reason = data.read_image_file(path)
     if image is None:
-        raise SourceError(f"Cannot read {path} as an image (corrupt, or not an image file)")
+        raise SourceError(f"Cannot read {path} as an image ({reason})")
     return image
 
 
-def image_files(folder: str | Path) -> list[Path]:
-    """Image files of a folder by suffix, sorted by name."""
+def image_files(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """Image files of a folder (and its subfolders if recursive) by suffix, sorted; our own annotated outputs
+    are left out, so a folder that is also the output folder is not analysed twice."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SourceError(f"No folder at {folder}")
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    found = sorted(p for p in candidates if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                   and not p.stem.endswith(ANNOTATED) and not p.name.startswith("."))
+    if not found:
+        hint = "" if recursive else " (folders are not searched recursively; use --recursive)"
+        raise SourceError(f"No images found in {folder}{hint}")
+    return found
 
 
 @dataclass
@@ -312,6 +369,8 @@ class VideoSource:
 
     def __post_init__(self) -> None:
         is_camera = isinstance(self.source, int)
+        if is_camera and self.source < 0:
+            raise SourceError(f"Webcam index must be 0 or more, got {self.source}")
         if not is_camera and not Path(self.source).is_file():
             raise SourceError(f"No video at {self.source}")
         self._capture = cv2.VideoCapture(self.source if is_camera else str(self.source))

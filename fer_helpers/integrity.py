@@ -10,14 +10,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fer_helpers.config import SEED
 from fer_helpers.data import Dataset
 
 BLANK_STD = 3.0  # pixel standard deviation under which an image counts as blank or near-constant
 FULL_RANGE = 230  # max - min pixel value from which an image counts as using the full intensity range
-SHARPNESS_GAP = 4.0  # ratio of median sharpness between splits from which blur matching is suggested
-BLUR_SIGMAS = np.arange(0.5, 6.01, 0.25)  # Gaussian sigmas tried when matching one split's sharpness to another's
-MATCH_SAMPLE = 500  # images per split used to match sharpness
+SHARPNESS_GAP = 4.0  # ratio of median sharpness (sharpest / this split) from which a split is flagged as blurred
+CONTRAST_GAP = 10.0  # gap in median pixel std (grey levels) from which a split is flagged as differing in contrast
 
 
 @dataclass
@@ -33,7 +31,7 @@ class IntegrityReport:
     skipped: pd.DataFrame
     class_weights: dict[int, float]
     imbalance: float
-    blur_to_match: float | None  # Gaussian sigma that makes the sharpest split as sharp as train; None if no gap
+    shifts: list[str]  # splits that differ from the others in sharpness or contrast, one sentence each
 
     def summary(self) -> pd.DataFrame:
         """The headline numbers in one table."""
@@ -48,7 +46,7 @@ class IntegrityReport:
             "sharpness ratio, sharpest / blurriest split": round(float(self.contrast["median sharpness"].max()
                                                                    / max(self.contrast["median sharpness"].min(), 1e-9)), 1)
             if len(self.contrast) else 1.0,
-            "Gaussian sigma that matches train's sharpness": self.blur_to_match,
+            "splits flagged for sharpness or contrast": len(self.shifts),
             "imbalance (largest / smallest train class)": round(self.imbalance, 2),
         }
         return pd.DataFrame({"value": rows})
@@ -104,18 +102,10 @@ def sharpness(images: np.ndarray) -> np.ndarray:
     return np.array([cv2.Laplacian(image.astype(np.float32), cv2.CV_32F).var() for image in images])
 
 
-def matching_blur(sharp_images: np.ndarray, target_sharpness: float) -> float:
-    """The Gaussian sigma that brings the median sharpness of sharp_images closest to target_sharpness."""
-    medians = [np.median(sharpness([cv2.GaussianBlur(image, (0, 0), sigma) for image in sharp_images]))
-               for sigma in BLUR_SIGMAS]
-    gaps = np.abs(np.log(np.maximum(medians, 1e-9)) - np.log(max(target_sharpness, 1e-9)))
-    return float(BLUR_SIGMAS[int(np.argmin(gaps))])
-
-
 def _contrast(dataset: Dataset) -> pd.DataFrame:
     """Per split: median per-image pixel std, the share of images spanning the full range and median
-    sharpness; splits that differ here differ in distribution (this copy of FER2013's train split is
-    blurred and lower in contrast than its test split)."""
+    sharpness; splits that differ here differ in distribution (a blurred or re-encoded copy of one split,
+    say), which a model trained on one and tested on another pays for."""
     rows = {}
     for name, part in dataset.splits.items():
         if len(part):
@@ -127,18 +117,23 @@ def _contrast(dataset: Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows).T.rename_axis("split")
 
 
-def blur_to_match(dataset: Dataset, contrast: pd.DataFrame | None = None) -> float | None:
-    """Sigma that blurs the sharpest split down to train's sharpness, when they differ by SHARPNESS_GAP or
-    more (pixels only, never labels); None when the splits are alike."""
-    contrast = _contrast(dataset) if contrast is None else contrast
-    if "train" not in contrast.index or len(contrast) < 2:
-        return None
+def distribution_shifts(contrast: pd.DataFrame) -> list[str]:
+    """One sentence per split that is SHARPNESS_GAP times less sharp than the sharpest split, or whose
+    median contrast is CONTRAST_GAP grey levels off the others'; [] when the splits are alike."""
+    if len(contrast) < 2:
+        return []
+    found = []
     sharpest = contrast["median sharpness"].idxmax()
-    if contrast.loc[sharpest, "median sharpness"] < SHARPNESS_GAP * contrast.loc["train", "median sharpness"]:
-        return None
-    images = dataset.splits[sharpest].images
-    sample = images[np.random.default_rng(SEED).permutation(len(images))[:MATCH_SAMPLE]]
-    return matching_blur(sample, contrast.loc["train", "median sharpness"])
+    for name, row in contrast.iterrows():
+        ratio = contrast.loc[sharpest, "median sharpness"] / max(row["median sharpness"], 1e-9)
+        if ratio >= SHARPNESS_GAP:
+            found.append(f"{name} is {ratio:,.0f}x less sharp than {sharpest} (median variance of the Laplacian "
+                         f"{row['median sharpness']:,.1f} against {contrast.loc[sharpest, 'median sharpness']:,.1f}): "
+                         "blurred or heavily compressed images?")
+        others = contrast["median pixel std"].drop(name).median()
+        if abs(row["median pixel std"] - others) >= CONTRAST_GAP:
+            found.append(f"{name} has median pixel std {row['median pixel std']} against {others} in the other splits")
+    return found
 
 
 def integrity_report(dataset: Dataset) -> IntegrityReport:
@@ -158,5 +153,5 @@ def integrity_report(dataset: Dataset) -> IntegrityReport:
         skipped=pd.DataFrame([vars(s) for s in dataset.skipped], columns=["path", "reason"]),
         class_weights=balanced_class_weights(train.labels, dataset.num_classes) if train is not None else {},
         imbalance=float(nonzero.max() / nonzero.min()) if len(nonzero) else 0.0,
-        blur_to_match=blur_to_match(dataset, contrast),
+        shifts=distribution_shifts(contrast),
     )

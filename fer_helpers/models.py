@@ -1,7 +1,8 @@
 """Model architectures by name: the seed CNN of the original design and our faster, more accurate one.
 
 Every model takes raw 0-255 grayscale crops (rescaling lives inside the model) and is plain
-Keras 3, so the same code runs on the TensorFlow and JAX backends.
+Keras 3 built from Keras's own layers only, so the same code runs on the TensorFlow and JAX backends
+and a saved model loads anywhere without this package.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import keras
-import numpy as np
 from keras import layers
 
 from fer_helpers.config import IMAGE_SIZE
@@ -20,47 +20,7 @@ SEED_LEARNING_RATE = 5e-4
 SEED_BLOCKS = ((64, 3), (128, 5), (512, 3), (512, 3))  # (filters, kernel size) of the original design
 SEED_DENSE = (256, 512)
 SEED_DROPOUT = 0.25
-
-
-@keras.saving.register_keras_serializable(package="fer_helpers")
-class PerImageStandardization(layers.Layer):
-    """Each image to zero mean and unit variance: FER2013's train and test splits differ in contrast
-    (test images span the full 0-255 range, most train images do not), and so do webcams."""
-
-    def call(self, images):
-        mean = keras.ops.mean(images, axis=(1, 2, 3), keepdims=True)
-        std = keras.ops.std(images, axis=(1, 2, 3), keepdims=True)
-        return (images - mean) / keras.ops.maximum(std, 1.0 / 255)
-
-
-@keras.saving.register_keras_serializable(package="fer_helpers")
-class GaussianBlur(layers.Layer):
-    """A fixed Gaussian low-pass filter. This copy of FER2013's train split is blurred (median Laplacian
-    variance 6 versus 2,150 on test), so a model trained on it is given inputs blurred to match."""
-
-    def __init__(self, sigma: float, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.sigma = sigma
-        radius = int(3 * sigma + 0.5)
-        taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-        taps /= taps.sum()
-        self.kernel = np.outer(taps, taps)[:, :, np.newaxis, np.newaxis].astype("float32")
-
-    def call(self, images):
-        """Convolve with the 2-D kernel, edges mirrored."""
-        radius = len(self.kernel) // 2
-        padded = keras.ops.pad(keras.ops.cast(images, "float32"), [[0, 0], [radius] * 2, [radius] * 2, [0, 0]],
-                               mode="symmetric")
-        return keras.ops.conv(padded, self.kernel, padding="valid")
-
-    def get_config(self) -> dict:
-        return super().get_config() | {"sigma": self.sigma}
-
-
-def with_input_blur(model: keras.Model, sigma: float) -> keras.Model:
-    """`model` behind a fixed Gaussian blur, for a model trained on blurred faces."""
-    inputs = keras.Input(model.input_shape[1:], name="face")
-    return keras.Model(inputs, model(GaussianBlur(sigma, name="match_training_sharpness")(inputs)), name=model.name)
+STANDARDIZE_EPSILON = (1 / 255) ** 2  # variance floor of per-image standardisation: one grey level
 
 
 def preprocess(
@@ -70,7 +30,14 @@ def preprocess(
     optionally standardise each image."""
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     x = augmentation(x) if augmentation is not None else x
-    return PerImageStandardization(name="standardize")(x) if standardize else x
+    return standardize_each_image(x) if standardize else x
+
+
+def standardize_each_image(x: keras.KerasTensor) -> keras.KerasTensor:
+    """Each image to zero mean and unit variance (a blank image stays 0): faces differ in contrast between
+    data sets and webcams. A LayerNormalization over all pixels with no learned scale is exactly that."""
+    return layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False, epsilon=STANDARDIZE_EPSILON,
+                                     name="standardize")(x)
 
 
 def compile_model(model: keras.Model, learning_rate: float, label_smoothing: float = 0.0) -> keras.Model:
@@ -101,7 +68,7 @@ def seed_cnn(
         x = layers.BatchNormalization()(x)
         x = layers.Activation("relu")(x)
         x = layers.Dropout(SEED_DROPOUT)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="expression")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="expression", dtype="float32")(x)
     return compile_model(keras.Model(inputs, outputs, name="seed_cnn"), SEED_LEARNING_RATE)
 
 
@@ -128,18 +95,20 @@ def fer_resnet(
     num_classes: int,
     input_shape: tuple[int, int, int] = INPUT_SHAPE,
     augmentation: keras.Layer | None = None,
-    widths: tuple[int, ...] = (24, 48, 96, 192),
+    widths: tuple[int, ...] = (32, 64, 128, 256),
+    blocks: int = 2,
     dropout: float = 0.4,
 ) -> keras.Model:
-    """Ours: a conv stem at full resolution, then one residual block per stage at 24, 12 and 6 px, global pooling."""
+    """Ours: a conv stem at full resolution, then `blocks` residual blocks per stage at 24, 12 and 6 px, global pooling."""
     inputs = keras.Input(input_shape, name="face")
     x = conv_bn_relu(preprocess(inputs, augmentation, standardize=True), widths[0])
     for filters in widths[1:]:
         x = layers.MaxPooling2D(2)(x)
-        x = residual_block(x, filters)
+        for _ in range(blocks):
+            x = residual_block(x, filters)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="expression")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="expression", dtype="float32")(x)
     return compile_model(keras.Model(inputs, outputs, name="fer_resnet"), 1e-3, label_smoothing=0.1)
 
 

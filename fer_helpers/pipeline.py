@@ -2,7 +2,7 @@
 
     python -m fer_helpers.pipeline                       # 01 -> 04 with each notebook's defaults
     python -m fer_helpers.pipeline --config params.yml -p limit_per_class=50
-    python -m fer_helpers.pipeline --sweep 02 --grid architecture=seed_cnn,mini_resnet
+    python -m fer_helpers.pipeline --sweep 02 --grid architecture=seed_cnn,fer_resnet
 
 Parameters go to every notebook that declares them (its `parameters` cell); a section named
 after a notebook (e.g. `03_training: {epochs: 2}`) applies to that notebook only. Each
@@ -61,6 +61,23 @@ def parameters_for(notebook: Path, params: dict) -> dict:
     chosen = {k: v for k, v in params.items() if k in declared and not isinstance(v, dict)}
     chosen.update({k: v for k, v in params.get(notebook.stem, {}).items() if k in declared})
     return chosen
+
+
+def check_parameters(params: dict, chosen: list[Path]) -> None:
+    """Stop with the declared names when a parameter (or a notebook section) matches none of the chosen
+    notebooks: a typo such as `epoch=1` must not start the full default run."""
+    declared = {notebook.stem: declared_parameters(notebook) for notebook in chosen}
+    everything = set().union(*declared.values())
+    unknown = sorted(key for key, value in params.items() if not isinstance(value, dict) and key not in everything)
+    for section, values in params.items():
+        if isinstance(values, dict):
+            if section not in declared:
+                unknown.append(f"section {section}")
+            else:
+                unknown.extend(f"{section}.{key}" for key in values if key not in declared[section])
+    if unknown:
+        raise SystemExit(f"Unknown parameters {unknown}: the chosen notebooks declare {sorted(everything)} "
+                         f"(sections: {sorted(declared)})")
 
 
 def save_results(output_dir: str | Path, results: dict) -> Path:
@@ -148,6 +165,19 @@ def command_for(notebook_prefix: str, params: dict) -> str:
     return f"python3 -m fer_helpers.pipeline --only {notebook_prefix} {flags}"
 
 
+def read_config(path: Path | None) -> dict:
+    """Parameters from a YAML file ({} without one); a missing, unreadable or malformed file stops with its name."""
+    if path is None:
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise SystemExit(f"Cannot read --config {path}: {getattr(error, 'strerror', None) or error}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise SystemExit(f"--config {path} must hold a mapping of parameters, not {type(loaded).__name__}")
+    return loaded or {}
+
+
 def parse_assignments(pairs: list[str]) -> dict:
     """key=value strings as a dict, values read as YAML (numbers, booleans, lists, null)."""
     parsed = {}
@@ -161,8 +191,13 @@ def parse_assignments(pairs: list[str]) -> dict:
 
 def parse_grid(pairs: list[str]) -> dict[str, list]:
     """key=v1,v2 strings as a dict of value lists, values read as YAML."""
-    return {key: [yaml.safe_load(v) for v in str(values).split(",")] for key, values in
-            (pair.split("=", 1) for pair in pairs)}
+    grid = {}
+    for pair in pairs:
+        key, sep, values = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"Expected key=v1,v2 for --grid, got {pair!r}")
+        grid[key.strip()] = [yaml.safe_load(v) for v in values.split(",")]
+    return grid
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,12 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     pin_data_dir()
-    params = yaml.safe_load(args.config.read_text()) if args.config else {}
-    params = (params or {}) | parse_assignments(args.param)
+    params = read_config(args.config) | parse_assignments(args.param)
+    grid = parse_grid(args.grid)
+    check_parameters(params | grid, notebooks([args.sweep]) if args.sweep else notebooks(args.only))
     run_dir = artifacts_dir() / "runs" / args.run_id
     try:
         if args.sweep:
-            print(run_sweep(args.sweep, parse_grid(args.grid), params, run_dir).to_string(index=False))
+            print(run_sweep(args.sweep, grid, params, run_dir).to_string(index=False))
         else:
             for entry in run_series(params, run_dir, args.only):
                 print(f"{entry['notebook']}: {entry['status']} in {entry['seconds']} s")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -13,6 +16,30 @@ from fer_helpers.models import build_model, multiply_adds
 
 LATENCY_REPEATS = 30
 TRAIN_STEPS = 8
+
+
+def hardware() -> str:
+    """What this process runs on, measured: CPU model and usable cores, and the GPUs the backend sees."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+             if line.startswith("model name")]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpu = f"{names[0] if names else platform.processor() or platform.machine()}, {cores} cores"
+    gpus = _gpu_names()
+    return f"{cpu}; GPU: {', '.join(gpus)}" if gpus else f"{cpu}; no GPU"
+
+
+def _gpu_names() -> list[str]:
+    """The GPUs the Keras backend sees."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return [device.name for device in tf.config.list_physical_devices("GPU")]
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [device.device_kind for device in jax.devices() if device.platform == "gpu"]
+    return []
 
 
 def latency_ms(model: keras.Model, batch: int, repeats: int = LATENCY_REPEATS) -> float:

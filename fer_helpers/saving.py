@@ -14,7 +14,6 @@ from pathlib import Path
 
 import keras
 
-import fer_helpers.models  # noqa: F401  registers the custom layers a saved model may hold
 from fer_helpers import lite
 
 MODEL_FILE = "model.keras"
@@ -24,10 +23,14 @@ METADATA_FILE = "metadata.json"
 
 
 class ModelMismatchError(ValueError):
-    """A model's classes or input size do not match the data it is used with."""
+    """A model's classes or input size do not match the data it is used with, or its own metadata."""
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+class ModelLoadError(ValueError):
+    """A model file that exists but cannot be read as a model; the message names it."""
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call write(tmp) on a temporary file beside `path`, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix="".join(path.suffixes))
@@ -45,19 +48,27 @@ def save_model(model: keras.Model, directory: str | Path, metadata: dict) -> Pat
     model.tflite into `directory`."""
     directory = Path(directory)
     metadata = metadata | {"input_shape": list(model.input_shape[1:]), "num_classes": int(model.output_shape[-1])}
-    _atomic_write(directory / MODEL_FILE, lambda tmp: model.save(tmp))
-    _atomic_write(directory / ARCHITECTURE_FILE, lambda tmp: tmp.write_text(model.to_json()))
-    _atomic_write(directory / WEIGHTS_FILE, lambda tmp: model.save_weights(tmp))
-    _atomic_write(directory / METADATA_FILE, lambda tmp: tmp.write_text(json.dumps(metadata, indent=2, default=str)))
+    atomic_write(directory / MODEL_FILE, lambda tmp: model.save(tmp))
+    atomic_write(directory / ARCHITECTURE_FILE, lambda tmp: tmp.write_text(model.to_json()))
+    atomic_write(directory / WEIGHTS_FILE, lambda tmp: model.save_weights(tmp))
+    atomic_write(directory / METADATA_FILE, lambda tmp: tmp.write_text(json.dumps(metadata, indent=2, default=str)))
     if lite.available():
-        _atomic_write(directory / lite.TFLITE_FILE, lambda tmp: tmp.write_bytes(lite.convert(model)))
+        atomic_write(directory / lite.TFLITE_FILE, lambda tmp: tmp.write_bytes(lite.convert(model)))
     return directory / MODEL_FILE
 
 
 def read_metadata(model_path: str | Path) -> dict:
-    """The metadata.json beside a model file, or {} if there is none."""
+    """The metadata.json beside a model file, or {} if there is none; a broken one is an error naming it."""
     path = Path(model_path).with_name(METADATA_FILE)
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        metadata = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelLoadError(f"Cannot read {path}: {error}") from None
+    if not isinstance(metadata, dict):
+        raise ModelLoadError(f"{path} must hold a JSON object, not {type(metadata).__name__}")
+    return metadata
 
 
 def load_model(
@@ -65,20 +76,38 @@ def load_model(
 ) -> tuple[keras.Model, dict]:
     """Load a .keras file or a model.json (weights beside it); check classes and input size if given."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"No model at {path}")
-    if path.suffix == ".json":
-        model = keras.models.model_from_json(path.read_text())
-        model.load_weights(path.with_name(WEIGHTS_FILE))
-    else:
-        model = keras.models.load_model(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No model at {path}" + (" (a folder: give the .keras file in it)" if path.is_dir() else ""))
+    model = _read_model(path)
     metadata = read_metadata(path)
     _check_compatible(model, metadata, path, classes, input_shape)
     return model, metadata
 
 
+def _read_model(path: Path) -> keras.Model:
+    """A .keras file or a model.json with its weights beside it; anything unreadable is a ModelLoadError naming the file."""
+    try:
+        if path.suffix == ".json":
+            model = keras.models.model_from_json(path.read_text())
+            weights = path.with_name(WEIGHTS_FILE)
+            if not weights.is_file():
+                raise ModelLoadError(f"{path} needs its weights beside it: no {weights}")
+            model.load_weights(weights)
+            return model
+        return keras.models.load_model(path, compile=False)  # for inference: no optimizer state to restore
+    except ModelLoadError:
+        raise
+    except Exception as error:  # Keras raises many kinds (ValueError, OSError, zipfile, JSON, TypeError): one message
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelLoadError(f"Cannot load {path} as a Keras model ({type(error).__name__}: {detail[:300]})") from None
+
+
 def _check_compatible(model: keras.Model, metadata: dict, path: Path, classes, input_shape) -> None:
     """Raise ModelMismatchError naming what differs between the model and the data."""
+    outputs = model.output_shape[-1]
+    if metadata.get("classes") is not None and len(metadata["classes"]) != outputs:
+        raise ModelMismatchError(f"{path}: the model has {outputs} outputs but {METADATA_FILE} lists "
+                                 f"{len(metadata['classes'])} classes ({metadata['classes']})")
     if input_shape is not None and tuple(model.input_shape[1:]) != tuple(input_shape):
         raise ModelMismatchError(f"{path} expects input {tuple(model.input_shape[1:])}, the data has {tuple(input_shape)}")
     if classes is None:
@@ -97,29 +126,29 @@ def ship_model(run_dir: str | Path, destination: str | Path) -> Path:
     optional = [lite.TFLITE_FILE] if (run_dir / "model" / lite.TFLITE_FILE).exists() else []
     for name in (MODEL_FILE, ARCHITECTURE_FILE, WEIGHTS_FILE, METADATA_FILE, *optional):
         source = run_dir / "model" / name
-        _atomic_write(destination / name, lambda tmp, source=source: tmp.write_bytes(source.read_bytes()))
+        atomic_write(destination / name, lambda tmp, source=source: tmp.write_bytes(source.read_bytes()))
     confusion = run_dir / "confusion_matrix.png"
-    _atomic_write(destination / confusion.name, lambda tmp: tmp.write_bytes(confusion.read_bytes()))
-    _atomic_write(destination / "MODEL_CARD.md", lambda tmp: tmp.write_text(model_card(metrics, read_metadata(destination / MODEL_FILE))))
+    atomic_write(destination / confusion.name, lambda tmp: tmp.write_bytes(confusion.read_bytes()))
+    atomic_write(destination / "MODEL_CARD.md", lambda tmp: tmp.write_text(model_card(metrics, read_metadata(destination / MODEL_FILE))))
     return destination / MODEL_FILE
 
 
 def model_card(metrics: dict, metadata: dict) -> str:
     """The shipped model's card as Markdown."""
-    blur = metadata.get("inference_blur")
-    blur_line = (f"- Input blur: a fixed Gaussian blur (sigma {blur}) inside the model, before the network: this copy of "
-                 "FER2013's train split is blurred and its test split is not (notebook 01's sharpness table), so sharp "
-                 "faces are blurred to match what the network learned from.\n") if blur else ""
+    tta = metrics.get("tta")
+    tta_line = (f"\n  With test-time augmentation ({tta['mode']}, reported beside, never instead): {tta['accuracy']:.2%} "
+                f"(macro-F1 {tta['macro_f1']:.3f}).") if tta else ""
     rows = "\n".join(f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {int(v['support'])} |"
                      for name, v in metrics["per_class"].items())
     return f"""# Model card: {metadata.get('architecture')} (shipped)
 
-- Test accuracy on all {metrics['images']:,} FER2013 test images: **{metrics['accuracy']:.2%}**
-  (macro-F1 {metrics['macro_f1']:.3f}), test-time augmentation: {metadata.get('tta', 'none')}.
+- Test accuracy on all {metrics['images']:,} FER2013 test images, one plain pass per face: **{metrics['accuracy']:.2%}**
+  (macro-F1 {metrics['macro_f1']:.3f}).{tta_line}
 - Validation accuracy (split carved from train, used for model selection): {metadata.get('val_accuracy', float('nan')):.2%}.
-- Training: {metadata.get('epochs_run')} epochs in {metadata.get('training_seconds', 0) / 60:.0f} minutes on a 2-core CPU.
+- Training: {metadata.get('epochs_run')} epochs in {metadata.get('training_seconds', 0) / 60:.0f} minutes on {metadata.get('hardware', 'unrecorded hardware')}
+  ({metadata.get('precision', 'float32')} training; the saved model is float32).
 - Input: {metadata.get('preprocessing')}. Classes: {', '.join(metadata.get('classes', []))}.
-{blur_line}- Files: `model.keras`; `model.json` + `model.weights.h5` (the original design's format); `model.tflite`, the same
+- Files: `model.keras`; `model.json` + `model.weights.h5` (the original design's format); `model.tflite`, the same
   float32 network for TFLite, which the recogniser uses when it gives the Keras model's probabilities.
 - Data fingerprint: `{metadata.get('dataset_fingerprint')}`.
 - Reproduce: `{metadata.get('command')}`, then

@@ -6,7 +6,10 @@ Frames are streamed, so memory stays flat however long the video is.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,11 +21,24 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fer_helpers.inference import Face, HaarDetector, Recogniser, TrackingDetector, VideoSource, draw_faces, face_rows
+from fer_helpers import saving
+from fer_helpers.inference import (
+    ANNOTATED,
+    Face,
+    HaarDetector,
+    Recogniser,
+    TrackingDetector,
+    VideoSource,
+    draw_faces,
+    face_rows,
+    face_table,
+    refuse_overwriting_inputs,
+)
 
 SMOOTHING = ("none", "ema", "mean")
 REDETECT_EVERY = 10
 VIDEO_CODEC = "mp4v"
+EARLY_END_SLACK = 0.02  # share of a container's declared frame count that may be missing before we warn
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -138,13 +154,20 @@ def analyse_frames(
 
 @dataclass
 class VideoReport:
-    """Outputs of analyse_video: the table and the files written."""
+    """Outputs of analyse_video: the table, the files written and anything that went wrong on the way."""
 
     table: pd.DataFrame
     frames: int
     analysed_frames: int
     seconds: float
     files: dict[str, Path]
+    warnings: list[str] = field(default_factory=list)
+
+
+def video_outputs(output: Path) -> dict[str, Path]:
+    """The files for one video, named by `output` kept whole (`out/day1.part1` gives `out/day1.part1.annotated.mp4`)."""
+    return {"video": output.with_name(f"{output.name}{ANNOTATED}.mp4"), "csv": output.with_name(f"{output.name}.faces.csv"),
+            "json": output.with_name(f"{output.name}.faces.json"), "timeline": output.with_name(f"{output.name}.timeline.png")}
 
 
 def analyse_video(
@@ -158,13 +181,18 @@ def analyse_video(
     redetect_every: int = REDETECT_EVERY,
     progress: bool = True,
 ) -> VideoReport:
-    """Annotated video (<output>.mp4), per-frame table (.csv, .json) and timeline plot (.png) of a video."""
+    """Annotated video (<output>.annotated.mp4), per-frame table (<output>.faces.csv, .json) and timeline
+    (<output>.timeline.png) of a video. Each file is written whole or not at all, never over the input."""
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+    files = video_outputs(Path(output))
+    if not isinstance(source, int):
+        refuse_overwriting_inputs(list(files.values()), [Path(source)])
     video = VideoSource(source)
-    output = Path(output).with_suffix("")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    files = {"video": output.with_suffix(".mp4"), "csv": output.with_suffix(".csv"),
-             "json": output.with_suffix(".json"), "timeline": output.with_suffix(".png")}
-    writer = cv2.VideoWriter(str(files["video"]), cv2.VideoWriter_fourcc(*VIDEO_CODEC), video.fps, video.size)
+    files["video"].parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=files["video"].parent, prefix=f".{files['video'].stem}-", suffix=".mp4")
+    os.close(handle)
+    writer = cv2.VideoWriter(partial, cv2.VideoWriter_fourcc(*VIDEO_CODEC), video.fps, video.size)
     total = min(filter(None, [video.frame_count, max_frames]), default=None)
     rows, frames, analysed, started = [], 0, 0, time.perf_counter()
     try:
@@ -175,16 +203,32 @@ def analyse_video(
             if result.analysed:
                 analysed += 1
                 rows.extend(face_rows(result.faces, recogniser.classes, frame=result.index, time_s=round(result.seconds, 3)))
+        writer.release()
+        os.replace(partial, files["video"])
     finally:
         writer.release()
         video.close()
-    table = pd.DataFrame(rows)
-    table.to_csv(files["csv"], index=False)
-    files["json"].write_text(json.dumps(json.loads(table.to_json(orient="records")), indent=1))
+        if os.path.exists(partial):
+            os.remove(partial)
+    table = face_table(rows)
+    saving.atomic_write(files["csv"], lambda tmp: table.to_csv(tmp, index=False))
+    saving.atomic_write(files["json"], lambda tmp: tmp.write_text(json.dumps(json.loads(table.to_json(orient="records")), indent=1)))
     figure = timeline_figure(table, recogniser.classes)
-    figure.savefig(files["timeline"], dpi=100, bbox_inches="tight")
+    saving.atomic_write(files["timeline"], lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
     plt.close(figure)
-    return VideoReport(table, frames, analysed, time.perf_counter() - started, files)
+    problems = [message for message in [ended_early(source, frames, video.frame_count, max_frames)] if message]
+    for message in problems:
+        warnings.warn(message)
+    return VideoReport(table, frames, analysed, time.perf_counter() - started, files, problems)
+
+
+def ended_early(source: str | Path | int, frames: int, declared: int, max_frames: int | None) -> str | None:
+    """A warning when a video file gave fewer frames than its container declares (cut short or damaged)."""
+    expected = min(declared, max_frames) if max_frames else declared
+    if declared and expected - frames > max(1, EARLY_END_SLACK * expected):
+        return (f"{source}: read {frames} of the {declared} frames the file declares; "
+                "it ends early (cut short or damaged), so the results stop there")
+    return None
 
 
 def timeline_figure(table: pd.DataFrame, classes: list[str]) -> plt.Figure:

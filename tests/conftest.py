@@ -1,5 +1,6 @@
 """Shared fixtures: the real FER2013 folder from $FER_DATA_DIR, and notebooks prepared for nbval."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 import yaml
 
 from fer_helpers.config import DATA_DIR_ENV
+
+VIDEOS_ENV = "FER_VIDEOS_DIR"
 
 TESTS_DIR = Path(__file__).parent
 NBVAL_DIR = TESTS_DIR / "nbval"  # git-ignored: parameterised copies of the notebooks
@@ -31,6 +34,36 @@ def fer_dir() -> Path:
     if not value or not (Path(value) / "train").is_dir():
         pytest.fail(f"Set ${DATA_DIR_ENV} to a FER2013 folder with train/ and test/ (e.g. ../shared/data/fer2013)")
     return Path(value)
+
+
+@pytest.fixture(scope="session")
+def videos_dir() -> Path:
+    """The real face videos (single_face.mp4, no_face.mp4, woman2.mp4), from $FER_VIDEOS_DIR."""
+    value = os.environ.get(VIDEOS_ENV)
+    if not value or not (Path(value) / "single_face.mp4").is_file():
+        pytest.fail(f"Set ${VIDEOS_ENV} to the folder of real face videos (e.g. ../shared/videos)")
+    return Path(value)
+
+
+def checksums(*paths: Path) -> dict[str, str]:
+    """SHA-256 of every file under the given files and folders."""
+    files = [f for p in paths for f in ([p] if p.is_file() else sorted(p.rglob("*")) if p.is_dir() else []) if f.is_file()]
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def run_cli(args: list[str], *inputs: Path) -> int:
+    """Run the command line in-process and check that no input file changed (every CLI run in the suite goes
+    through here); returns the exit status, argparse's usage errors included."""
+    from fer_helpers import __main__ as cli
+
+    before = checksums(*inputs)
+    try:
+        status = cli.main(args)
+    except SystemExit as exit_:
+        status = exit_.code
+    after = checksums(*inputs)
+    assert {k: v for k, v in after.items() if k in before} == before, "an input file was changed or removed"
+    return status
 
 
 @pytest.fixture(autouse=True)

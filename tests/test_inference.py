@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_cli
 
-from fer_helpers import __main__ as cli
 import keras
 
 from fer_helpers import data, inference, lite, saving, stream, synthetic, video
@@ -169,11 +169,15 @@ def test_tracker_keeps_ids_and_smooths_probabilities():
 
 
 def test_json_and_weights_format_loads_with_the_same_predictions(recogniser, test_faces, tmp_path):
+    """Both formats hold the same float32 weights and graph, run here by the same Keras runtime: the
+    probabilities are identical, not merely close. (The shipped recogniser runs TFLite, whose kernels round
+    differently; that copy has its own test below.)"""
     saving.save_model(recogniser.model, tmp_path, recogniser.metadata)
     legacy = inference.Recogniser(tmp_path / saving.ARCHITECTURE_FILE, runtime="keras")
+    primary = inference.Recogniser(tmp_path / saving.MODEL_FILE, runtime="keras")
     crops = test_faces[0][:8, ..., np.newaxis]
-    np.testing.assert_allclose(legacy.classify(crops), recogniser.classify(crops), atol=1e-5)
-    assert legacy.classes == recogniser.classes
+    np.testing.assert_array_equal(legacy.classify(crops), primary.classify(crops))
+    assert legacy.classes == primary.classes == recogniser.classes
 
 
 def test_tflite_copy_gives_the_keras_probabilities_and_a_stale_copy_is_refused(recogniser, test_faces, tmp_path):
@@ -234,15 +238,16 @@ def test_cli_predicts_an_image_a_folder_and_a_video(test_faces, face_video, tmp_
     for i, face in enumerate(test_faces[0][:3]):
         cv2.imwrite(str(folder / f"face{i}.png"), synthetic.face_tile(face))
     (folder / "broken.png").write_bytes(b"\x89PNG broken")
-    assert cli.main(["predict", str(folder), "--output", str(tmp_path / "out")]) == 0
-    table = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert run_cli(["predict", str(folder), "--output", str(tmp_path / "out")], folder) == 0
+    table = pd.read_csv(tmp_path / "out" / "images.faces.csv")
     assert table["file"].nunique() == 3 and (tmp_path / "out" / "face0.annotated.png").exists()
     assert "broken.png" in capsys.readouterr().out  # the skipped file is reported
-    assert cli.main(["predict", str(folder / "face0.png"), "--output", str(tmp_path / "one")]) == 0
-    assert (tmp_path / "one" / "face0.csv").exists()
-    assert cli.main(["predict", str(face_video[0]), "--output", str(tmp_path / "vid"), "--max-frames", "10", "--quiet"]) == 0
-    assert len(pd.read_csv(tmp_path / "vid" / "faces.csv")["frame"].unique()) == 10
-    assert cli.main(["predict", str(tmp_path / "nothing.mp4")]) == 2
+    assert run_cli(["predict", str(folder / "face0.png"), "--output", str(tmp_path / "one")], folder) == 0
+    assert (tmp_path / "one" / "face0.faces.csv").exists()
+    assert run_cli(["predict", str(face_video[0]), "--output", str(tmp_path / "vid"), "--max-frames", "10", "--quiet"],
+                   face_video[0]) == 0
+    assert len(pd.read_csv(tmp_path / "vid" / "faces.faces.csv")["frame"].unique()) == 10
+    assert run_cli(["predict", str(tmp_path / "nothing.mp4")]) == 2
     assert "nothing.mp4" in capsys.readouterr().err
 
 

@@ -3,10 +3,11 @@
 import json
 
 import nbformat
+import pandas as pd
 import pytest
 
 from conftest import CI_PARAMS
-from fer_helpers import models, pipeline, saving
+from fer_helpers import pipeline, saving
 
 
 def test_series_runs_notebooks_and_writes_summary(tmp_path):
@@ -19,14 +20,19 @@ def test_series_runs_notebooks_and_writes_summary(tmp_path):
     assert (tmp_path / "01_data_exploration" / "mean_faces.png").exists()
 
 
-def test_smoke_training_through_papermill_ships_the_blur_front_end(tmp_path):
-    summary = pipeline.run_series(CI_PARAMS | {"inference_blur": 3.0}, tmp_path, only=["03"])
+def test_smoke_training_through_papermill_saves_a_float32_model_with_honest_metadata(tmp_path):
+    summary = pipeline.run_series(CI_PARAMS | {"precision": "mixed_bfloat16", "tta": "flip"}, tmp_path, only=["03"])
     results = summary[0]["results"]
     assert summary[0]["status"] == "ok" and 0 <= results["test_accuracy"] <= 1
     model, metadata = saving.load_model(results["model_path"])
-    assert metadata["inference_blur"] == 3.0 and "-p inference_blur=3.0" in metadata["command"]
-    assert any(isinstance(layer, models.GaussianBlur) for layer in model.layers)
-    assert (tmp_path / "03_training" / "checkpoints" / "history.csv").exists()
+    assert {layer.compute_dtype for layer in model.layers} == {"float32"}  # trained in bfloat16, saved in float32
+    assert metadata["precision"] == "mixed_bfloat16" and "-p precision=" in metadata["command"]
+    assert metadata["dataset"] == "fer2013" and not any(str(value).startswith("/") for value in metadata.values())
+    assert "cores" in metadata["hardware"]
+    history = pd.read_csv(tmp_path / "03_training" / "checkpoints" / "history.csv")
+    assert history["elapsed_seconds"].is_monotonic_increasing and len(history) == CI_PARAMS["epochs"]
+    metrics = json.loads((tmp_path / "03_training" / "test_metrics.json").read_text())
+    assert metrics["accuracy"] == results["test_accuracy"] and metrics["tta"]["mode"] == "flip"
 
 
 def test_failing_notebook_is_named_with_its_cell(tmp_path):

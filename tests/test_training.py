@@ -136,7 +136,7 @@ def test_interrupted_save_leaves_the_good_file(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        saving._atomic_write(target, crash)
+        saving.atomic_write(target, crash)
     assert target.read_bytes() == b"good model"
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
 

@@ -1,0 +1,295 @@
+"""Nothing a user gives loses data or ends in a traceback: one test per problem found by trying the tool as a
+new user would, on real FER2013 faces and real videos copied into tmp_path. Every CLI run goes through
+conftest.run_cli, which checks that no input file changed."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import read_gray, real_faces, run_cli
+from fer_helpers import data, inference, pipeline, saving, synthetic
+from fer_helpers.config import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def model_args():
+    """The model the CLI runs in these tests, on the Keras runtime (the TFLite copy has its own tests)."""
+    return ["--model", str(inference.default_model_path()), "--runtime", "keras"]
+
+
+@pytest.fixture()
+def clip(videos_dir, tmp_path):
+    """A copy of the real single-face clip in its own folder."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    return copy_file(videos_dir / "single_face.mp4", folder / "clip.mp4")
+
+
+def copy_file(source, target):
+    """Copy a file and return the copy's path."""
+    shutil.copy(source, target)
+    return target
+
+
+def face_photo(fer_dir, label="happy", index=0) -> np.ndarray:
+    """A real FER2013 face upscaled on a 640x480 grey canvas, as a photo Haar finds the face in."""
+    canvas = np.full((480, 640), synthetic.BACKGROUND, np.uint8)
+    tile = synthetic.face_tile(read_gray(real_faces(fer_dir, "test", label, index + 1)[index]))
+    canvas[100:100 + len(tile), 200:200 + len(tile)] = tile
+    return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
+
+
+# Data loss
+
+def test_video_output_into_its_own_folder_keeps_the_input(clip, model_args, capsys):
+    frames_before = int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT))
+    assert run_cli(["predict", str(clip), "--output", str(clip.parent), "--quiet", *model_args], clip) == 0
+    assert int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT)) == frames_before == 72
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["files"]["video"] == str(clip.parent / "clip.annotated.mp4")
+    assert int(cv2.VideoCapture(summary["files"]["video"]).get(cv2.CAP_PROP_FRAME_COUNT)) == 72
+
+
+def test_output_names_keep_the_whole_input_name(clip, fer_dir, tmp_path, model_args):
+    part1, part2 = copy_file(clip, clip.with_name("day1.part1.mp4")), copy_file(clip, clip.with_name("day1.part2.mp4"))
+    out = tmp_path / "out"
+    for part in (part1, part2):
+        assert run_cli(["predict", str(part), "--output", str(out), "--max-frames", "5", "--quiet", *model_args], part) == 0
+    assert {p.name for p in out.iterdir()} >= {"day1.part1.annotated.mp4", "day1.part2.annotated.mp4",
+                                                "day1.part1.faces.csv", "day1.part2.faces.csv"}
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "my.photo.jpg"), face_photo(fer_dir))
+    (photos / "my.csv").write_text("the user's own table\n")
+    assert run_cli(["predict", str(photos / "my.photo.jpg"), "--output", str(photos), *model_args], photos) == 0
+    assert (photos / "my.csv").read_text() == "the user's own table\n"
+    assert (photos / "my.photo.faces.csv").exists() and (photos / "my.photo.annotated.png").exists()
+
+
+def test_same_stem_images_give_one_result_each(fer_dir, tmp_path, model_args):
+    folder = tmp_path / "same"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.jpg"), face_photo(fer_dir, "happy"))
+    cv2.imwrite(str(folder / "a.png"), face_photo(fer_dir, "surprise"))
+    assert run_cli(["predict", str(folder), "--output", str(tmp_path / "out"), *model_args], folder) == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["a.jpg.annotated.png", "a.png.annotated.png"]
+    assert pd.read_csv(tmp_path / "out" / "same.faces.csv")["file"].nunique() == 2
+
+
+def test_max_frames_zero_is_refused_and_earlier_results_survive(clip, tmp_path, model_args, capsys):
+    out = tmp_path / "out"
+    assert run_cli(["predict", str(clip), "--output", str(out), "--quiet", *model_args], clip) == 0
+    earlier = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert run_cli(["predict", str(clip), "--output", str(out), "--max-frames", "0", *model_args], clip) == 2
+    assert "--max-frames: 0 is out of range" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier
+    with pytest.raises(ValueError, match="max_frames must be at least 1"):  # the library refuses it too
+        from fer_helpers import video
+
+        video.analyse_video(inference.Recogniser(runtime="keras"), clip, out / "clip", max_frames=0)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier
+
+
+def test_predicting_twice_into_the_input_folder_skips_our_own_outputs(fer_dir, tmp_path, model_args, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(folder / f"face{i}.jpg"), face_photo(fer_dir, index=i))
+    for _ in range(2):
+        capsys.readouterr()
+        assert run_cli(["predict", str(folder), "--output", str(folder), *model_args], folder) == 0
+        assert json.loads(capsys.readouterr().out)["images"] == 2
+
+
+# Wrong results that look right
+
+def test_truncated_jpeg_is_skipped_and_listed(fer_dir, tmp_path, model_args, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "whole.jpg"), face_photo(fer_dir))
+    raw = cv2.imencode(".jpg", face_photo(fer_dir, index=1))[1].tobytes()
+    (folder / "half.jpg").write_bytes(raw[: len(raw) // 2])
+    assert run_cli(["predict", str(folder), "--output", str(tmp_path / "out"), *model_args], folder) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["images"] == 1 and len(summary["skipped"]) == 1 and "half.jpg" in summary["skipped"][0]
+    assert "truncated JPEG" in summary["skipped"][0]
+
+
+def test_a_video_cut_short_is_reported(videos_dir, tmp_path, model_args, capsys):
+    source = cv2.VideoCapture(str(videos_dir / "single_face.mp4"))
+    full = tmp_path / "full.avi"
+    writer = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 360))
+    for _ in range(60):
+        writer.write(source.read()[1])
+    writer.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    assert run_cli(["predict", str(cut), "--output", str(tmp_path / "out"), "--quiet", *model_args], cut) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["frames"] < 45
+    assert summary["warnings"] and f"read {summary['frames']} of the 60 frames" in summary["warnings"][0]
+    assert run_cli(["predict", str(full), "--output", str(tmp_path / "out"), "--quiet", *model_args], full) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
+
+
+def test_csv_emotions_out_of_range_are_skipped_with_line_numbers(fer_dir, tmp_path):
+    pixels = " ".join(map(str, read_gray(real_faces(fer_dir, "test", "happy", 1)[0]).ravel()))
+    rows = [f"{emotion},{pixels},Training" for emotion in (3, -1, 9, 3, 0, 0, 0)]
+    path = tmp_path / "fer2013.csv"
+    path.write_text("emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
+    with pytest.warns(UserWarning, match="Skipped 2 unusable files"):
+        dataset = data.load_dataset(path, val_fraction=0, use_cache=False)
+    assert [(s.path, s.reason) for s in dataset.skipped] == [
+        ("fer2013.csv:3", "bad row: emotion -1 is not one of 0-6"), ("fer2013.csv:4", "bad row: emotion 9 is not one of 0-6")]
+    assert np.bincount(dataset.splits["train"].labels).tolist() == [3, 0, 0, 2]
+    with pytest.warns(UserWarning):
+        limited = data.load_dataset(path, val_fraction=0, limit_per_class=1, use_cache=False)
+    assert len(limited.splits["train"]) == 2  # one angry, one happy
+
+
+def test_metadata_that_disagrees_with_the_model_is_refused(tmp_path, model_args, fer_dir, capsys):
+    source = inference.default_model_path()
+    for count in (5, 8):
+        folder = tmp_path / f"classes{count}"
+        folder.mkdir()
+        shutil.copy(source, folder / saving.MODEL_FILE)
+        metadata = saving.read_metadata(source) | {"classes": list(data.CANONICAL_CLASSES[:count])}
+        (folder / saving.METADATA_FILE).write_text(json.dumps(metadata))
+        with pytest.raises(saving.ModelMismatchError, match=f"the model has 7 outputs but metadata.json lists {count} classes"):
+            inference.Recogniser(folder / saving.MODEL_FILE, runtime="keras")
+        photo = tmp_path / "photo.jpg"
+        cv2.imwrite(str(photo), face_photo(fer_dir))
+        assert run_cli(["predict", str(photo), "--model", str(folder / saving.MODEL_FILE)], photo) == 2
+        assert f"lists {count} classes" in capsys.readouterr().err
+
+
+def test_all_corrupt_class_and_single_class_sets_warn(fer_dir, tmp_path):
+    for label in ("happy", "sad"):
+        (tmp_path / "set" / label).mkdir(parents=True)
+    for path in real_faces(fer_dir, "train", "happy", 4):
+        shutil.copy(path, tmp_path / "set" / "happy" / path.name)
+    (tmp_path / "set" / "sad" / "broken.jpg").write_bytes(b"not an image")
+    with pytest.warns(UserWarning) as caught:
+        data.load_dataset(tmp_path / "set", val_fraction=0, test_fraction=0, use_cache=False)
+    messages = [str(w.message) for w in caught]
+    assert any("Classes with no usable image" in m and "'sad'" in m for m in messages), messages
+    assert any("Only 1 class has usable images" in m for m in messages), messages
+
+
+def test_empty_folder_or_class_folders_need_recursive(fer_dir, tmp_path, model_args, capsys):
+    (tmp_path / "empty").mkdir()
+    assert run_cli(["predict", str(tmp_path / "empty"), *model_args]) == 2
+    assert "No images found" in capsys.readouterr().err
+    nested = tmp_path / "nested"
+    (nested / "happy").mkdir(parents=True)
+    cv2.imwrite(str(nested / "happy" / "one.jpg"), face_photo(fer_dir))
+    assert run_cli(["predict", str(nested), "--output", str(tmp_path / "out"), *model_args], nested) == 2
+    assert "use --recursive" in capsys.readouterr().err
+    assert run_cli(["predict", str(nested), "--recursive", "--output", str(tmp_path / "out"), *model_args], nested) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 1
+
+
+def test_pipeline_refuses_unknown_parameters(capsys):
+    with pytest.raises(SystemExit, match=r"Unknown parameters \['epoch'\].*'epochs'"):
+        pipeline.main(["--only", "03", "-p", "epoch=1"])
+    with pytest.raises(SystemExit, match=r"Unknown parameters \['03_training.nosuch'\]"):
+        pipeline.check_parameters({"03_training": {"nosuch": 1}}, pipeline.notebooks(["03"]))
+
+
+# Tracebacks and crashes instead of a message
+
+def test_negative_camera_is_refused_before_opencv(capsys):
+    result = subprocess.run([sys.executable, "-m", "fer_helpers", "webcam", "--camera", "-1"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "--camera: -1 is out of range" in result.stderr
+    with pytest.raises(inference.SourceError, match="0 or more"):
+        inference.VideoSource(-1)
+
+
+def test_bad_options_and_paths_are_one_line_each(fer_dir, tmp_path, model_args, capsys):
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), face_photo(fer_dir))
+    (tmp_path / "taken").write_text("a file")
+    assert run_cli(["predict", str(photo), "--output", str(tmp_path / "taken"), *model_args], photo) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert run_cli(["predict", str(photo), "--scale-factor", "1.0", *model_args], photo) == 2
+    assert "--scale-factor: 1.0 is out of range: must be above 1" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="scale_factor must be above 1"):
+        inference.HaarDetector(scale_factor=1.0)
+    for config in (tmp_path / "missing.yml", tmp_path):
+        with pytest.raises(SystemExit, match="Cannot read --config"):
+            pipeline.main(["--config", str(config)])
+    with pytest.raises(data.DataNotFoundError, match="is a file, not a data set"):
+        data.load_dataset(photo)
+    recogniser = inference.Recogniser(runtime="keras")
+    with pytest.raises(ValueError, match=r"got an array of shape \(0, 0, 3\)"):
+        recogniser.detect_emotions(np.zeros((0, 0, 3), np.uint8))
+    assert recogniser.detect_emotions(str(photo))[0].label in recogniser.classes  # a path is read, not refused
+
+
+def test_broken_model_files_are_named(tmp_path, monkeypatch, capsys):
+    fake = tmp_path / "model.keras"
+    fake.write_text("this is not a model")
+    with pytest.raises(saving.ModelLoadError, match=r"Cannot load .*model.keras as a Keras model"):
+        inference.Recogniser(fake)
+    broken = tmp_path / "model.json"
+    broken.write_text("{not json")
+    with pytest.raises(saving.ModelLoadError, match=r"model.json"):
+        saving.load_model(broken)
+    monkeypatch.setenv(inference.MODEL_ENV, "")
+    assert inference.default_model_path() == inference.SHIPPED_MODEL  # an empty FER_MODEL means unset
+    monkeypatch.setenv(inference.MODEL_ENV, str(tmp_path / "gone.keras"))
+    with pytest.raises(FileNotFoundError, match=r"gone.keras \(from \$FER_MODEL\)"):
+        inference.Recogniser()
+    monkeypatch.setenv(inference.MODEL_ENV, str(fake))
+    assert run_cli(["evaluate", str(tmp_path)]) == 2
+    assert "(from $FER_MODEL)" in capsys.readouterr().err
+
+
+# Noise and consistency
+
+def test_cli_is_quiet_unless_verbose(tmp_path):
+    run = lambda *args: subprocess.run([sys.executable, "-m", "fer_helpers", *args], cwd=PROJECT_ROOT,  # noqa: E731
+                                       capture_output=True, text=True, timeout=180)
+    assert run("predict", "--help").stderr == ""
+    missing = run("webcam", "--camera", "7")
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
+        "error: Webcam 7 could not be opened (none attached, or in use)"]
+    assert run("predict", "--help", "--verbose").stderr != ""  # --verbose lets their logs through
+
+
+def test_predict_writes_under_fer_artifacts_dir(fer_dir, tmp_path, monkeypatch, model_args, capsys):
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), face_photo(fer_dir))
+    monkeypatch.setenv("FER_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    assert run_cli(["predict", str(photo), *model_args], photo) == 0
+    assert json.loads(capsys.readouterr().out)["files"]["csv"] == str(tmp_path / "artifacts" / "predictions" / "photo.faces.csv")
+
+
+def test_pipeline_help_names_only_real_architectures():
+    result = subprocess.run([sys.executable, "-m", "fer_helpers.pipeline", "--help"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert "mini_resnet" not in result.stdout and "architecture=seed_cnn,fer_resnet" in result.stdout
+
+
+def test_box_columns_stay_integers_when_some_frames_have_no_face(videos_dir, tmp_path, model_args, capsys):
+    clip = copy_file(videos_dir / "single_face.mp4", tmp_path / "clip.mp4")
+    blank = tmp_path / "mixed.avi"
+    source = cv2.VideoCapture(str(clip))
+    writer = cv2.VideoWriter(str(blank), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 360))
+    for i in range(20):
+        frame = source.read()[1]
+        writer.write(frame if i < 10 else np.full_like(frame, 90))
+    writer.release()
+    assert run_cli(["predict", str(blank), "--output", str(tmp_path / "out"), "--quiet", *model_args], blank) == 0
+    lines = (tmp_path / "out" / "mixed.faces.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:]]
+    assert any(row["x"] == "" for row in rows) and any(row["x"] for row in rows)  # frames with and without a face
+    assert all(row["x"].isdigit() and row["face_id"].isdigit() for row in rows if row["x"])  # 220, not 220.0
