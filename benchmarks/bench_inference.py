@@ -21,7 +21,7 @@ import pandas as pd
 from peers import fer_preprocess, import_fer, original_loop
 from report import markdown_table, median_seconds, write_section
 
-from fer_helpers import data, inference, models, synthetic, video
+from fer_helpers import data, detection, inference, models, synthetic, video
 
 FOUND_IOU = 0.5
 OURS = "ours"  # prefix of our rows
@@ -53,7 +53,7 @@ def ours(recogniser: inference.Recogniser, redetect_every: int = video.REDETECT_
         used = recogniser
         if min_match is not None:
             used = copy.copy(recogniser)
-            used.detector = inference.TrackingDetector(recogniser.detector, redetect_every, min_match)
+            used.detector = detection.TrackingDetector(recogniser.detector, redetect_every, min_match)
         results = video.analyse_frames(used, frames, 30.0, video.FaceTracker(), redetect_every=redetect_every)
         return [[face.box for face in result.faces] for result in results]
 

@@ -40,10 +40,10 @@ with quiet_stderr(not VERBOSE):
 
     from fer_helpers import lite
     from fer_helpers.config import artifacts_dir
+    from fer_helpers.detection import HaarDetector
     from fer_helpers.evaluation import evaluate_folder
     from fer_helpers.inference import (
         IMAGE_SUFFIXES,
-        HaarDetector,
         Recogniser,
         SourceError,
         VideoSource,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fer_helpers import data, inference, saving
+from fer_helpers import data, detection, inference, saving
 
 TTA_MODES = ("none", "flip", "flip+crops")
 TTA_CROP = 2  # pixels cut from each border for the crop views of test-time augmentation
@@ -195,7 +195,7 @@ def _face_crop(recogniser: inference.Recogniser, path: Path, detect_faces: bool)
     if len(boxes) == 0:
         return None, "no face found"
     largest = boxes[np.argmax(boxes[:, 2] * boxes[:, 3])][np.newaxis]
-    return inference.crop_faces(gray, largest, recogniser.input_size)[0], ""
+    return detection.crop_faces(gray, largest, recogniser.input_size)[0], ""
 
 
 def _write_evaluation(evaluated: FolderEvaluation, output_dir: Path) -> dict[str, Path]:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
-from fer_helpers import profiling, saving
+from fer_helpers import profiling
 from fer_helpers.config import SEED
 from fer_helpers.data import Dataset
 from fer_helpers.models import build_model
@@ -215,12 +215,14 @@ def train(
     patience: int = 10,
     strategy: str = "single",
     precision: str = "auto",
+    model_options: dict | None = None,
     output_dir: str | Path = "artifacts/training",
     live_plot: bool = False,
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> TrainResult:
     """Train on dataset's train split, select on val; resumes from the last finished epoch in output_dir.
-    The model returned is the best epoch's, in float32 whatever precision trained it."""
+    `model_options` go to the architecture (e.g. fer_resnet's widths and blocks). The model returned is the
+    best epoch's, in float32 whatever precision trained it."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
@@ -229,7 +231,8 @@ def train(
     if strategy != "single":
         x_train, y_train = whole_batches(x_train, y_train, batch_size, seed)
         x_val, y_val = whole_batches(x_val, y_val, batch_size, seed)
-    build = lambda: build_model(architecture, dataset.num_classes, augmentation=augmentation(seed) if augment else None)  # noqa: E731
+    build = lambda: build_model(architecture, dataset.num_classes, augmentation=augmentation(seed) if augment else None,  # noqa: E731
+                                **(model_options or {}))
     with distribution_scope(strategy), dtype_policy(resolve_precision(precision)):
         model = build()
         learning_rate = learning_rate or float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))  # None: its own

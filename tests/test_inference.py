@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import tracemalloc
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -12,7 +13,7 @@ from conftest import run_cli
 
 import keras
 
-from fer_helpers import data, inference, lite, saving, stream, synthetic, video
+from fer_helpers import data, detection, inference, lite, saving, stream, synthetic, video
 from fer_helpers.config import PROJECT_ROOT
 
 CHANCE = 1 / 7
@@ -203,11 +204,11 @@ def test_template_matching_follows_a_moving_face_and_lets_go_of_a_lost_one(test_
     tile = synthetic.face_tile(test_faces[0][0])
     canvas[100 : 100 + tile.shape[0], 200 : 200 + tile.shape[1]] = tile
     box = np.array([200, 100, *tile.shape[::-1]])
-    template = inference.face_template(canvas, box)
+    template = detection.face_template(canvas, box)
     moved = np.roll(canvas, (-9, 14), axis=(0, 1))  # 14 px right, 9 px up
-    found = inference.match_template(moved, box, template, min_match=0.6)
+    found = detection.match_template(moved, box, template, min_match=0.6)
     assert found is not None and video.iou(found, box + [14, -9, 0, 0]) > 0.9
-    assert inference.match_template(np.full_like(canvas, 90), box, template, min_match=0.6) is None
+    assert detection.match_template(np.full_like(canvas, 90), box, template, min_match=0.6) is None
 
 
 def test_tracking_finds_the_faces_a_full_scan_finds_without_the_cascade_in_between(recogniser, test_faces, tmp_path, monkeypatch):
@@ -217,8 +218,8 @@ def test_tracking_finds_the_faces_a_full_scan_finds_without_the_cascade_in_betwe
     real = recogniser.detector.detect_near
     monkeypatch.setattr(recogniser.detector, "detect_near", lambda *a: near_calls.append(1) or real(*a))
     found = {"tracking": 0, "full scan": 0}
-    detectors = {"tracking": inference.TrackingDetector(recogniser.detector, redetect_every=10),
-                 "full scan": inference.TrackingDetector(recogniser.detector, redetect_every=1)}
+    detectors = {"tracking": detection.TrackingDetector(recogniser.detector, redetect_every=10),
+                 "full scan": detection.TrackingDetector(recogniser.detector, redetect_every=1)}
     for index, frame in enumerate(inference.VideoSource(path)):
         true_boxes = truth[truth["frame"] == index][["x", "y", "w", "h"]].to_numpy()
         for name, detector in detectors.items():
@@ -270,3 +271,40 @@ def test_stream_pushes_jpeg_bytes_for_every_frame(recogniser, face_video):
     assert result["frames"] == 15 and len(pushed) == 15
     assert all(frame[:2] == b"\xff\xd8" for frame in pushed)
     assert "frames/s" in live.readout.value
+
+
+@dataclass
+class ScanOnly:
+    """A detector with nothing but `detect`, as a plugged-in one may be: here Haar's full-frame scan."""
+
+    haar: detection.HaarDetector = field(default_factory=detection.HaarDetector)
+
+    def detect(self, gray: np.ndarray) -> np.ndarray:
+        return self.haar.detect(gray)
+
+
+def test_tracking_works_with_a_detector_that_only_scans(videos_dir):
+    # min_match above 1: template matching never suffices, so every frame between scans asks the detector near the face
+    tracked = detection.TrackingDetector(ScanOnly(), redetect_every=10, min_match=1.01)
+    frames = [inference.to_gray(frame) for frame in inference.VideoSource(videos_dir / "single_face.mp4")]
+    found = [len(tracked.detect(frame)) for frame in frames]
+    assert sum(count == 1 for count in found) >= 0.9 * len(frames), found
+    assert max(found) == 1
+
+
+@pytest.mark.parametrize("name", ["single_face.mp4", "woman2.mp4"])
+def test_real_single_person_videos_keep_one_face_id_in_nearly_every_frame(recogniser, videos_dir, tmp_path, name):
+    report = video.analyse_video(recogniser, videos_dir / name, tmp_path / name, progress=False)
+    faces = report.table.dropna(subset=["label"])
+    assert faces["frame"].nunique() >= 0.9 * report.frames, f"a face in {faces['frame'].nunique()} of {report.frames} frames"
+    assert faces["face_id"].nunique() == 1, faces["face_id"].value_counts().to_dict()
+    assert report.table["frame"].nunique() == report.frames  # every frame is a row, with a face or without
+    annotated = cv2.VideoCapture(str(report.files["video"]))
+    assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == report.frames
+    assert all(report.files[kind].stat().st_size > 0 for kind in ("csv", "json", "timeline"))
+
+
+def test_a_real_video_without_faces_gives_none(recogniser, videos_dir, tmp_path):
+    report = video.analyse_video(recogniser, videos_dir / "no_face.mp4", tmp_path / "none", progress=False)
+    assert report.frames >= 95 and report.table["label"].isna().all()  # it declares 98 frames; OpenCV reads 95
+    assert report.warnings == []  # an estimate a few frames off is no early end

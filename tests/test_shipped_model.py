@@ -1,6 +1,10 @@
-"""The shipped model: small, loads under TensorFlow, and its card's test accuracy holds on a fixed sample."""
+"""The shipped model: small, loads in a fresh process with plain Keras, and its card's test accuracy holds on a
+fixed sample."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -36,8 +40,31 @@ def test_shipped_model_accuracy_on_a_fixed_test_sample(shipped, fer_dir):
     model, _ = saving.load_model(inference.SHIPPED_MODEL, classes=dataset.classes, input_shape=(48, 48, 1))
     x_test, y_test = dataset.arrays("test")
     sample = np.random.default_rng(SEED).permutation(len(y_test))[:SAMPLE]
-    probabilities = evaluation.predict_probabilities(model, x_test[sample], tta=metadata["tta"])
+    probabilities = evaluation.predict_probabilities(model, x_test[sample])  # the card's figure is without TTA
     accuracy = evaluation.metrics(y_test[sample], probabilities, dataset.classes)["accuracy"]
     print(json.dumps({"sample_accuracy": accuracy, "card_test_accuracy": metadata["test_accuracy"]}))
     assert abs(accuracy - metadata["test_accuracy"]) < 0.03, "the sample disagrees with the model card"
     assert accuracy >= FLOOR, f"shipped model reaches only {accuracy:.1%} on {SAMPLE} test images"
+
+
+def test_shipped_model_loads_in_a_fresh_process_with_plain_keras(shipped, tmp_path):
+    """No custom layer: keras.models.load_model alone reads it, without fer_helpers imported."""
+    model, metadata = shipped
+    faces = np.random.default_rng(SEED).integers(0, 256, (4, 48, 48, 1), dtype=np.uint8)
+    np.save(tmp_path / "faces.npy", faces)
+    script = ("import sys, keras, numpy as np; m = keras.models.load_model(sys.argv[1], compile=False); "
+              "np.save(sys.argv[2], m.predict(np.load(sys.argv[3]), verbose=0)); "
+              "assert not any(name.startswith('fer_helpers') for name in sys.modules), 'fer_helpers was imported'")
+    subprocess.run([sys.executable, "-c", script, str(inference.SHIPPED_MODEL), str(tmp_path / "out.npy"),
+                    str(tmp_path / "faces.npy")], check=True, cwd=tmp_path, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"})
+    probabilities = np.load(tmp_path / "out.npy")
+    assert probabilities.shape == (4, len(metadata["classes"]))
+    np.testing.assert_array_equal(probabilities, model.predict(faces, verbose=0))
+
+
+def test_shipped_metadata_is_portable_and_measured(shipped):
+    _, metadata = shipped
+    text = json.dumps(metadata)
+    assert "/work/" not in text and "/home/" not in text and "/root/" not in text, "a machine's absolute path"
+    assert "cores" in metadata["hardware"] and metadata["precision"] in ("float32", "mixed_bfloat16")
+    assert "inference_blur" not in metadata and metadata["tta_test_accuracy"] >= metadata["test_accuracy"] - 0.01

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import read_gray, real_faces, run_cli
-from fer_helpers import data, inference, pipeline, saving, synthetic
+from fer_helpers import data, detection, inference, pipeline, saving, synthetic
 from fer_helpers.config import PROJECT_ROOT
 
 
@@ -221,7 +221,7 @@ def test_bad_options_and_paths_are_one_line_each(fer_dir, tmp_path, model_args, 
     assert run_cli(["predict", str(photo), "--scale-factor", "1.0", *model_args], photo) == 2
     assert "--scale-factor: 1.0 is out of range: must be above 1" in capsys.readouterr().err
     with pytest.raises(ValueError, match="scale_factor must be above 1"):
-        inference.HaarDetector(scale_factor=1.0)
+        detection.HaarDetector(scale_factor=1.0)
     for config in (tmp_path / "missing.yml", tmp_path):
         with pytest.raises(SystemExit, match="Cannot read --config"):
             pipeline.main(["--config", str(config)])
