@@ -25,6 +25,8 @@ from fer_helpers import data, detection, inference, models, synthetic, video
 
 FOUND_IOU = 0.5
 OURS = "ours"  # prefix of our rows
+TRACKED = "ours (Recogniser + tracking + drawing)"
+FER = "fer package, FER(mtcnn=False).detect_emotions"
 
 
 def video_frames(faces: int, frames: int) -> tuple[list[np.ndarray], pd.DataFrame]:
@@ -68,20 +70,45 @@ def contenders(recogniser: inference.Recogniser) -> dict:
     seed = models.seed_cnn(len(recogniser.classes))  # the original architecture: its cost, not its weights
     cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml"))
     runs = {
-        "ours (Recogniser + tracking + drawing)": ours(recogniser),
+        TRACKED: ours(recogniser),
         "ours, cascade near each face every frame (tracking's worst case)": ours(recogniser, min_match=2.0),
         "ours, full-frame scan every frame": ours(recogniser, redetect_every=1),
         "original loop (seed CNN, predict per face)": lambda frames: [
             original_loop(frame.copy(), cascade, seed, recogniser.classes) for frame in frames],
-        "fer package, FER(mtcnn=False).detect_emotions": lambda frames: [
+        FER: lambda frames: [
             [face["box"] for face in peer.detect_emotions(frame)] for frame in frames],
     }
     classifiers = {  # one per model: our three rows share one classifier, so it is timed once
         OURS: lambda face: recogniser.classify(face[np.newaxis, ..., np.newaxis]),
         "original loop (seed CNN, predict per face)": lambda face: seed.predict(face[np.newaxis, ..., np.newaxis], verbose=0),
-        "fer package, FER(mtcnn=False).detect_emotions": lambda face: peer._classify_emotions(fer_preprocess(face[np.newaxis])[..., 0]),
+        FER: lambda face: peer._classify_emotions(fer_preprocess(face[np.newaxis])[..., 0]),
     }
     return runs, classifiers
+
+
+def real_video_table(runs: dict, videos_dir: Path, repeats: int) -> pd.DataFrame:
+    """Ours (tracked) and the fer package on each real video: frames per second (median of interleaved
+    passes) and the share of frames in which a face was found."""
+    chosen = {name: run for name, run in runs.items() if name in (TRACKED, FER)}
+    rows = {}
+    for path in sorted(videos_dir.glob("*.mp4")):
+        frames = list(inference.VideoSource(path))
+        times = {name: [] for name in chosen}
+        for name, run in chosen.items():
+            boxes = run(frames)
+            rows[(path.name, name)] = {"frames": len(frames),
+                                       "frames_with_a_face_pct": round(100 * float(np.mean([len(b) > 0 for b in boxes])), 1)}
+        for _ in range(repeats):
+            for name, run in chosen.items():
+                times[name].append(median_seconds(lambda: run(frames), 1)[0])
+        for name in chosen:
+            rows[(path.name, name)]["fps"] = round(len(frames) / statistics.median(times[name]), 1)
+        for name in chosen:
+            rows[(path.name, name)]["fps_vs_fer"] = round(rows[(path.name, name)]["fps"] / rows[(path.name, FER)]["fps"], 2)
+    table = pd.DataFrame(rows).T
+    table.index = [f"{video_name}: {name}" for video_name, name in table.index]
+    table.index.name = "video: pipeline"
+    return table
 
 
 def main() -> None:
@@ -131,6 +158,22 @@ Per-face latency: median of 50 calls on one 48x48 face.
 Targets: at least 30 frames/s with one face, at least 2x the `fer` package.
 
 {markdown_table(table)}
+""")
+
+    videos_dir = os.environ.get("FER_VIDEOS_DIR")
+    if not videos_dir:
+        print("FER_VIDEOS_DIR is not set: the real-video rows are left as they were")
+        return
+    real = real_video_table(runs, Path(videos_dir), args.repeats)
+    print(real.to_string())
+    write_section("inference-real-videos", f"""## Inference on real videos (`benchmarks/bench_inference.py`)
+
+The real face videos in `$FER_VIDEOS_DIR` (see its README), every frame, end to end as above (ours with
+tracking and drawing; the `fer` package's `detect_emotions`), median of {args.repeats} interleaved passes, in the
+same run as the table above. A face is expected in every frame of single_face.mp4 and woman2.mp4 and in
+none of no_face.mp4.
+
+{markdown_table(real)}
 """)
 
 

@@ -40,7 +40,7 @@ with quiet_stderr(not VERBOSE):
 
     from fer_helpers import lite
     from fer_helpers.config import artifacts_dir
-    from fer_helpers.detection import HaarDetector
+    from fer_helpers.detection import DETECTORS, HaarDetector, make_detector
     from fer_helpers.evaluation import evaluate_folder
     from fer_helpers.inference import (
         IMAGE_SUFFIXES,
@@ -114,6 +114,9 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--runtime", choices=lite.RUNTIMES, default="auto",
                              help="classify with the model.tflite beside the model (tflite, about 3.5x faster on a CPU), "
                                   "with Keras (keras), or tflite when it is there and agrees with the model (auto, default)")
+        command.add_argument("--detector", choices=sorted(DETECTORS), default="haar",
+                             help="face detector: haar (OpenCV's cascade, fast) or mtcnn (a DNN that finds turned and "
+                                  "tilted faces, several times slower; docs/benchmarks.md) (default %(default)s)")
         for flag, owner, field, text, kind in DEFAULTS_FROM_CLASSES:
             command.add_argument(flag, type=kind, default=getattr(owner, field), help=f"{text} (default %(default)s)")
         command.add_argument("--verbose", action="store_true", help="show TensorFlow's and OpenCV's own log lines")
@@ -206,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
-        detector = HaarDetector(args.scale_factor, args.min_neighbors, args.min_size)
+        detector = HaarDetector(args.scale_factor, args.min_neighbors, args.min_size) if args.detector == "haar" \
+            else make_detector(args.detector, min_size=args.min_size)
         with quiet_stderr(not args.verbose):  # TFLite announces its XNNPACK delegate on stderr
             recogniser = Recogniser(args.model, detector, args.runtime)
         summary = COMMANDS[args.command](args, recogniser)

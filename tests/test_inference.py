@@ -1,5 +1,6 @@
 """Inference on real FER2013 faces: the shipped model, Haar detection, video tracking, outputs, bad input, CLI, stream."""
 
+import json
 import subprocess
 import sys
 import tracemalloc
@@ -308,3 +309,24 @@ def test_a_real_video_without_faces_gives_none(recogniser, videos_dir, tmp_path)
     report = video.analyse_video(recogniser, videos_dir / "no_face.mp4", tmp_path / "none", progress=False)
     assert report.frames >= 95 and report.table["label"].isna().all()  # it declares 98 frames; OpenCV reads 95
     assert report.warnings == []  # an estimate a few frames off is no early end
+
+
+def test_mtcnn_finds_the_face_haar_finds_in_a_real_video_and_none_in_an_empty_scene(videos_dir):
+    haar, mtcnn = detection.make_detector("haar"), detection.make_detector("mtcnn")
+    person = [inference.to_gray(f) for _, f in zip(range(12), inference.VideoSource(videos_dir / "single_face.mp4"))]
+    for gray in person[::3]:
+        boxes = mtcnn.detect(gray)
+        assert boxes.shape == (1, 4) and boxes[0, 2] == boxes[0, 3]  # one square box, as Haar's
+        assert video.iou(boxes[0], haar.detect(gray)[0]) > 0.4
+    scene = [inference.to_gray(f) for _, f in zip(range(12), inference.VideoSource(videos_dir / "no_face.mp4"))]
+    assert sum(len(mtcnn.detect(gray)) for gray in scene[::3]) == 0
+    with pytest.raises(ValueError, match="Unknown detector 'yolo'"):
+        detection.make_detector("yolo")
+
+
+def test_cli_predicts_with_the_mtcnn_detector(videos_dir, tmp_path, capsys):
+    frame = next(iter(inference.VideoSource(videos_dir / "single_face.mp4")))
+    photo = tmp_path / "person.jpg"
+    cv2.imwrite(str(photo), frame)
+    assert run_cli(["predict", str(photo), "--detector", "mtcnn", "--output", str(tmp_path / "out")], photo) == 0
+    assert json.loads(capsys.readouterr().out)["faces"] == 1
