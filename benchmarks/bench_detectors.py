@@ -7,17 +7,15 @@ $FER_VIDEOS_DIR (one person per frame in single_face.mp4 and woman2.mp4, nobody 
 """
 
 import argparse
-import os
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from bench_inference import video_frames
 from report import markdown_table, write_section
 
-from fer_helpers import detection, inference, profiling, video
+from fer_helpers import config, detection, inference, profiling, video
 
 MATCH_IOU = 0.3  # a box counts as finding a placed face at this overlap (detectors frame faces differently)
 ONE_PERSON = ("single_face.mp4", "woman2.mp4")
@@ -61,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     frames, truth = video_frames(2, args.frames)
     composites = [inference.to_gray(frame) for frame in frames]
-    videos_dir = Path(os.environ["FER_VIDEOS_DIR"])
+    videos_dir = config.videos_dir()
     real = {name: [inference.to_gray(f) for f in inference.VideoSource(videos_dir / name)]
             for name in (*ONE_PERSON, "no_face.mp4")}
     rows = {}

@@ -21,7 +21,7 @@ import pandas as pd
 from peers import fer_preprocess, import_fer, original_loop
 from report import markdown_table, median_seconds, write_section
 
-from fer_helpers import data, detection, inference, models, synthetic, video
+from fer_helpers import config, data, detection, inference, models, synthetic, video
 
 FOUND_IOU = 0.5
 OURS = "ours"  # prefix of our rows
@@ -160,11 +160,11 @@ Targets: at least 30 frames/s with one face, at least 2x the `fer` package.
 {markdown_table(table)}
 """)
 
-    videos_dir = os.environ.get("FER_VIDEOS_DIR")
+    videos_dir = config.videos_dir()
     if not videos_dir:
         print("FER_VIDEOS_DIR is not set: the real-video rows are left as they were")
         return
-    real = real_video_table(runs, Path(videos_dir), args.repeats)
+    real = real_video_table(runs, videos_dir, args.repeats)
     print(real.to_string())
     write_section("inference-real-videos", f"""## Inference on real videos (`benchmarks/bench_inference.py`)
 

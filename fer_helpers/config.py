@@ -7,6 +7,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "FER_DATA_DIR"
 CACHE_DIR_ENV = "FER_CACHE_DIR"
 ARTIFACTS_DIR_ENV = "FER_ARTIFACTS_DIR"
+VIDEOS_DIR_ENV = "FER_VIDEOS_DIR"  # real face videos for tests, benchmarks and notebook 04 (e.g. ../shared/videos)
+MODEL_ENV = "FER_MODEL"
+PATH_ENVS = (DATA_DIR_ENV, CACHE_DIR_ENV, ARTIFACTS_DIR_ENV, VIDEOS_DIR_ENV, MODEL_ENV)  # environment variables holding paths
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "fer2013"
 
 IMAGE_SIZE = (48, 48)
@@ -33,3 +36,9 @@ def artifacts_dir() -> Path:
 def cache_dir() -> Path:
     """Where decoded data sets are cached ($FER_CACHE_DIR or data/cache/)."""
     return Path(os.environ.get(CACHE_DIR_ENV, PROJECT_ROOT / "data" / "cache"))
+
+
+def videos_dir() -> Path | None:
+    """The folder of real face videos ($FER_VIDEOS_DIR), or None when it is not set."""
+    value = os.environ.get(VIDEOS_DIR_ENV)
+    return Path(value) if value else None

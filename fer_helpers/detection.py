@@ -62,6 +62,8 @@ class HaarDetector:
         pyramid levels instead of all), so following a face costs a fraction of a full-frame scan."""
         scale = min(1.0, NEAR_FACE_PIXELS / max(box[2:]))
         small, x0, y0 = surroundings(gray, box, margin, scale)
+        if min(small.shape) == 0:
+            return np.zeros((0, 4), int)
         side = max(box[2:]) * scale
         found = self._classifier.detectMultiScale(
             small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
@@ -140,10 +142,12 @@ class TrackingDetector:
     _last: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), int))
     _templates: list[np.ndarray] = field(default_factory=list)
     _frames: int = 0
+    _shape: tuple[int, ...] = ()
 
     def detect(self, gray: np.ndarray) -> np.ndarray:
-        """Face boxes of this frame."""
-        if self._frames % self.redetect_every == 0 or not len(self._last):
+        """Face boxes of this frame (a frame of another size than the last starts afresh with a full scan:
+        a browser camera can change resolution mid-stream)."""
+        if self._frames % self.redetect_every == 0 or not len(self._last) or gray.shape != self._shape:
             boxes = self.detector.detect(gray)
             self._templates = [face_template(gray, box) for box in boxes]
         else:
@@ -152,7 +156,7 @@ class TrackingDetector:
             boxes = np.array([box for box, _ in kept], int).reshape(-1, 4)
             self._templates = [template for _, template in kept]
         self._frames += 1
-        self._last = boxes
+        self._last, self._shape = boxes, gray.shape
         return boxes
 
     def _follow(self, gray: np.ndarray, box: np.ndarray, template: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -170,6 +174,8 @@ def detect_near(detector: Detector, gray: np.ndarray, box: np.ndarray, margin: f
     if hasattr(detector, "detect_near"):
         return detector.detect_near(gray, box, margin)
     region, x0, y0 = surroundings(gray, box, margin, 1.0)
+    if min(region.shape) == 0:
+        return np.zeros((0, 4), int)
     found = np.asarray(detector.detect(region)).reshape(-1, 4)
     if len(found) == 0:
         return np.zeros((0, 4), int)
@@ -183,7 +189,8 @@ def surroundings(gray: np.ndarray, box: np.ndarray, margin: float, scale: float)
     pad = int(margin * max(w, h))
     x0, y0 = max(x - pad, 0), max(y - pad, 0)
     region = gray[y0 : y + h + pad, x0 : x + w + pad]
-    return (cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale != 1 else region), x0, y0
+    resize = scale != 1 and min(region.shape) > 0 and min(round(side * scale) for side in region.shape) > 0
+    return (cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if resize else region), x0, y0
 
 
 def face_template(gray: np.ndarray, box: np.ndarray) -> np.ndarray:

@@ -18,11 +18,10 @@ import numpy as np
 import pandas as pd
 
 from fer_helpers import data, lite, saving
-from fer_helpers.config import CANONICAL_CLASSES, PROJECT_ROOT
+from fer_helpers.config import CANONICAL_CLASSES, MODEL_ENV, PROJECT_ROOT
 from fer_helpers.detection import Detector, HaarDetector, crop_faces
 
 SHIPPED_MODEL = PROJECT_ROOT / "artifacts" / "models" / "fer_resnet" / saving.MODEL_FILE
-MODEL_ENV = "FER_MODEL"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 BOX_COLOUR = (0, 255, 0)  # BGR
 ANNOTATED = ".annotated"  # marks our annotated outputs: <name>.annotated.png, <name>.annotated.mp4

@@ -24,7 +24,7 @@ import pandas as pd
 import papermill
 import yaml
 
-from fer_helpers.config import DATA_DIR_ENV, PROJECT_ROOT, artifacts_dir
+from fer_helpers.config import PATH_ENVS, PROJECT_ROOT, artifacts_dir
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 RESULTS_FILE = "results.json"
@@ -44,10 +44,12 @@ def notebooks(only: list[str] | None = None) -> list[Path]:
     return found
 
 
-def pin_data_dir() -> None:
-    """Make a relative $FER_DATA_DIR absolute, since notebooks run from notebooks/, not from here."""
-    if os.environ.get(DATA_DIR_ENV):
-        os.environ[DATA_DIR_ENV] = str(Path(os.environ[DATA_DIR_ENV]).resolve())
+def pin_paths() -> None:
+    """Make relative paths in the environment ($FER_DATA_DIR, $FER_VIDEOS_DIR, ...) absolute, since notebooks
+    run from notebooks/, not from here."""
+    for name in PATH_ENVS:
+        if os.environ.get(name):
+            os.environ[name] = str(Path(os.environ[name]).resolve())
 
 
 def declared_parameters(notebook: Path) -> set[str]:
@@ -211,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="sweep values (repeatable)")
     args = parser.parse_args(argv)
 
-    pin_data_dir()
+    pin_paths()
     params = read_config(args.config) | parse_assignments(args.param)
     grid = parse_grid(args.grid)
     check_parameters(params | grid, notebooks([args.sweep]) if args.sweep else notebooks(args.only))

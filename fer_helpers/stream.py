@@ -1,4 +1,5 @@
-"""A live stream in the notebook: annotated frames pushed as JPEG into an ipywidgets.Image.
+"""A live stream in the notebook from a camera on the kernel's machine or a video file: annotated frames
+pushed as JPEG into an ipywidgets.Image (the browser's camera is `browser_camera.BrowserCamera`).
 
 Start runs the loop in a background thread, so Stop stays clickable in JupyterLab; `run()` is the
 same loop in the foreground, for papermill and tests.
@@ -6,6 +7,7 @@ same loop in the foreground, for papermill and tests.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -19,6 +21,19 @@ from fer_helpers.video import FaceTracker, analyse_frames
 
 JPEG_QUALITY = 80
 FPS_WINDOW = 30  # frames in the rolling frames-per-second readout
+LIVE_SOURCES = ("auto", "browser", "server", "video")
+JUPYTER_SERVER_ENV = "JPY_SESSION_NAME"  # set by Jupyter Server for the kernels it starts (JupyterLab, Notebook 7, JupyterHub)
+
+
+def choose_live_source(choice: str) -> str:
+    """'browser' (the browser's camera), 'server' (a camera on the kernel's machine) or 'video' (the video
+    file); 'auto' is the browser's camera where a Jupyter server started this kernel, so a browser is there,
+    and the video file elsewhere (papermill, nbval)."""
+    if choice not in LIVE_SOURCES:
+        raise ValueError(f"Unknown live source {choice!r}; choose one of {LIVE_SOURCES}")
+    if choice != "auto":
+        return choice
+    return "browser" if os.environ.get(JUPYTER_SERVER_ENV) else "video"
 
 
 def open_source(camera: int | None, fallback_video: str | Path | None) -> tuple[VideoSource, str]:
@@ -48,7 +63,7 @@ class LiveStream:
         self.stop_button = widgets.Button(description="Stop", icon="stop")
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
-        self.frames_pushed = 0
+        self.frames_shown = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -67,14 +82,14 @@ class LiveStream:
             ok, jpeg = cv2.imencode(".jpg", result.annotated, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             if ok:
                 self.image.value = jpeg.tobytes()
-                self.frames_pushed += 1
+                self.frames_shown += 1
             times.append(time.perf_counter())
             if len(times) > 1:
                 self.readout.value = f"{(len(times) - 1) / (times[-1] - times[0]):.1f} frames/s, {len(result.faces)} face(s)"
             if self._stop.is_set():
                 break
         seconds = time.perf_counter() - started
-        return {"frames": self.frames_pushed, "fps": self.frames_pushed / seconds if seconds else 0.0}
+        return {"frames": self.frames_shown, "fps": self.frames_shown / seconds if seconds else 0.0}
 
     def start(self) -> None:
         """Run the stream in a background thread (the notebook stays responsive)."""

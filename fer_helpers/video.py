@@ -123,6 +123,36 @@ class FrameResult:
     analysed: bool = True
 
 
+class FrameAnalyser:
+    """Frames in, one at a time (from a file, a webcam or a browser): faces found (full scans every
+    `redetect_every` analysed frames, tracking in between), classified in one call per frame, tracked and
+    smoothed by `tracker`; every `every_n_frames`-th frame is analysed and the others reuse the last faces."""
+
+    def __init__(self, recogniser: Recogniser, tracker: FaceTracker | None = None, every_n_frames: int = 1,
+                 redetect_every: int = REDETECT_EVERY) -> None:
+        if every_n_frames < 1 or redetect_every < 1:
+            raise ValueError("every_n_frames and redetect_every must be at least 1")
+        self.recogniser, self.tracker = recogniser, tracker or FaceTracker()
+        self.every_n_frames = every_n_frames
+        self.detector = TrackingDetector(recogniser.detector, redetect_every)
+        self.index, self.faces = 0, []
+
+    def step(self, frame: np.ndarray, seconds: float) -> FrameResult:
+        """The next frame's faces and its annotated copy; `seconds` is its time in the stream."""
+        analysed = self.index % self.every_n_frames == 0
+        if analysed:
+            boxes, probabilities = self.recogniser.boxes_and_probabilities(frame, self.detector)
+            ids, smoothed = self.tracker.update(self.index, boxes, probabilities)
+            self.faces = self.recogniser.faces(boxes, smoothed, ids)
+        result = FrameResult(self.index, seconds, self.faces, draw_faces(frame, self.faces), analysed)
+        self.index += 1
+        return result
+
+    def rows(self, result: FrameResult) -> list[dict]:
+        """The table rows of one analysed frame (one per face, or one empty row for a frame without faces)."""
+        return face_rows(result.faces, self.recogniser.classes, frame=result.index, time_s=round(result.seconds, 3))
+
+
 def analyse_frames(
     recogniser: Recogniser,
     frames: Iterable[np.ndarray],
@@ -132,23 +162,12 @@ def analyse_frames(
     max_frames: int | None = None,
     redetect_every: int = REDETECT_EVERY,
 ) -> Iterator[FrameResult]:
-    """Recognise, track and smooth faces frame by frame; skipped frames reuse the last faces found.
-    The whole frame is scanned for faces every `redetect_every` analysed frames; in between, known
-    faces are looked for near their last box (1: scan every frame)."""
-    if every_n_frames < 1 or redetect_every < 1:
-        raise ValueError("every_n_frames and redetect_every must be at least 1")
-    tracker = tracker or FaceTracker()
-    detector = TrackingDetector(recogniser.detector, redetect_every)
-    faces: list[Face] = []
+    """Recognise, track and smooth faces frame by frame (FrameAnalyser over a sequence of frames at `fps`)."""
+    analyser = FrameAnalyser(recogniser, tracker, every_n_frames, redetect_every)
     for index, frame in enumerate(frames):
         if max_frames is not None and index >= max_frames:
             break
-        analysed = index % every_n_frames == 0
-        if analysed:
-            boxes, probabilities = recogniser.boxes_and_probabilities(frame, detector)
-            ids, smoothed = tracker.update(index, boxes, probabilities)
-            faces = recogniser.faces(boxes, smoothed, ids)
-        yield FrameResult(index, index / fps, faces, draw_faces(frame, faces), analysed)
+        yield analyser.step(frame, index / fps)
 
 
 @dataclass
@@ -193,15 +212,18 @@ def analyse_video(
     os.close(handle)
     writer = cv2.VideoWriter(partial, cv2.VideoWriter_fourcc(*VIDEO_CODEC), video.fps, video.size)
     total = min(filter(None, [video.frame_count, max_frames]), default=None)
+    analyser = FrameAnalyser(recogniser, tracker, every_n_frames, redetect_every)
     rows, frames, analysed, started = [], 0, 0, time.perf_counter()
     try:
-        for result in tqdm(analyse_frames(recogniser, video, video.fps, tracker, every_n_frames, max_frames, redetect_every),
-                           total=total, disable=not progress, unit="frame"):
+        for index, frame in tqdm(enumerate(video), total=total, disable=not progress, unit="frame"):
+            if max_frames is not None and index >= max_frames:
+                break
+            result = analyser.step(frame, index / video.fps)
             writer.write(result.annotated)
             frames += 1
             if result.analysed:
                 analysed += 1
-                rows.extend(face_rows(result.faces, recogniser.classes, frame=result.index, time_s=round(result.seconds, 3)))
+                rows.extend(analyser.rows(result))
         writer.release()
         os.replace(partial, files["video"])
     finally:
@@ -210,15 +232,20 @@ def analyse_video(
         if os.path.exists(partial):
             os.remove(partial)
     table = face_table(rows)
-    saving.atomic_write(files["csv"], lambda tmp: table.to_csv(tmp, index=False))
-    saving.atomic_write(files["json"], lambda tmp: tmp.write_text(json.dumps(json.loads(table.to_json(orient="records")), indent=1)))
-    figure = timeline_figure(table, recogniser.classes)
-    saving.atomic_write(files["timeline"], lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
-    plt.close(figure)
+    write_timeline(table, files, recogniser.classes)
     problems = [message for message in [ended_early(source, frames, video.frame_count, max_frames)] if message]
     for message in problems:
         warnings.warn(message)
     return VideoReport(table, frames, analysed, time.perf_counter() - started, files, problems)
+
+
+def write_timeline(table: pd.DataFrame, files: dict[str, Path], classes: list[str]) -> None:
+    """The per-frame table as CSV and JSON and its timeline plot, each written whole, to the paths in `files`."""
+    saving.atomic_write(files["csv"], lambda tmp: table.to_csv(tmp, index=False))
+    saving.atomic_write(files["json"], lambda tmp: tmp.write_text(json.dumps(json.loads(table.to_json(orient="records")), indent=1)))
+    figure = timeline_figure(table, classes)
+    saving.atomic_write(files["timeline"], lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+    plt.close(figure)
 
 
 def ended_early(source: str | Path | int, frames: int, declared: int, max_frames: int | None) -> str | None:

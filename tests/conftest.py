@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from fer_helpers.config import DATA_DIR_ENV
-
-VIDEOS_ENV = "FER_VIDEOS_DIR"
+from fer_helpers.config import DATA_DIR_ENV, VIDEOS_DIR_ENV
 
 TESTS_DIR = Path(__file__).parent
 NBVAL_DIR = TESTS_DIR / "nbval"  # git-ignored: parameterised copies of the notebooks
@@ -20,9 +18,9 @@ CI_PARAMS = yaml.safe_load((TESTS_DIR / "ci_params.yml").read_text())
 
 def pytest_configure(config: pytest.Config) -> None:
     """Write small-parameter copies of every notebook into tests/nbval/ for nbval to execute."""
-    from fer_helpers.pipeline import pin_data_dir, prepare
+    from fer_helpers.pipeline import pin_paths, prepare
 
-    pin_data_dir()
+    pin_paths()
     os.environ.setdefault("FER_ARTIFACTS_DIR", str(TESTS_DIR.parent / "artifacts" / "test-runs"))
     prepare(CI_PARAMS, NBVAL_DIR)
 
@@ -39,9 +37,9 @@ def fer_dir() -> Path:
 @pytest.fixture(scope="session")
 def videos_dir() -> Path:
     """The real face videos (single_face.mp4, no_face.mp4, woman2.mp4), from $FER_VIDEOS_DIR."""
-    value = os.environ.get(VIDEOS_ENV)
+    value = os.environ.get(VIDEOS_DIR_ENV)
     if not value or not (Path(value) / "single_face.mp4").is_file():
-        pytest.fail(f"Set ${VIDEOS_ENV} to the folder of real face videos (e.g. ../shared/videos)")
+        pytest.fail(f"Set ${VIDEOS_DIR_ENV} to the folder of real face videos (e.g. ../shared/videos)")
     return Path(value)
 
 
