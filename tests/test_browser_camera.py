@@ -135,35 +135,43 @@ def jupyterlab(tmp_path, videos_dir):
         server.wait(timeout=30)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package chromium; setup.sh installs it): "
-                                              "the real-browser test cannot run here")
+BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package chromium; "
+                                    "setup.sh installs it): the real-browser test cannot run here")
+
+
+def click_start_in_live_cell(page, url: str) -> None:
+    """Open notebook 04 in JupyterLab, run every cell, and press the browser camera's Start."""
+    page.goto(url)
+    page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext", timeout=90_000)
+    page.evaluate("async () => { const notebook = window.jupyterapp.shell.currentWidget;"
+                  " await notebook.context.ready; await notebook.sessionContext.ready; }")
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    start = page.locator(".fer-camera-start")
+    try:
+        start.wait_for(state="attached", timeout=150_000)  # kernel start, TensorFlow import, model load
+    except Exception:
+        page.screenshot(path=str(SCREENSHOT.with_name("browser_camera_failure.png")), full_page=True)
+        outputs = page.evaluate("Array.from(document.querySelectorAll('.jp-OutputArea-output'), e => e.innerText)")
+        pytest.fail(f"no Start button; notebook outputs: {outputs}")
+    start.scroll_into_view_if_needed()  # JupyterLab renders cells out of view lazily
+    start.click()
+
+
+@needs_chromium
 def test_notebook_live_cell_in_a_real_browser_with_a_fake_camera(jupyterlab, videos_dir, tmp_path):
     from playwright.sync_api import sync_playwright
 
     camera_file = write_y4m(videos_dir / "single_face.mp4", tmp_path / "camera.y4m")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    flags = [*BROWSER_FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
              f"--use-file-for-fake-video-capture={camera_file}"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            page.goto(jupyterlab)
-            page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext", timeout=90_000)
-            page.evaluate("async () => { const notebook = window.jupyterapp.shell.currentWidget;"
-                          " await notebook.context.ready; await notebook.sessionContext.ready; }")
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            start = page.locator(".fer-camera-start")
-            try:
-                start.wait_for(state="attached", timeout=150_000)  # kernel start, TensorFlow import, model load
-            except Exception:
-                page.screenshot(path=str(SCREENSHOT.with_name("browser_camera_failure.png")), full_page=True)
-                outputs = page.evaluate("Array.from(document.querySelectorAll('.jp-OutputArea-output'), e => e.innerText)")
-                pytest.fail(f"no Start button; notebook outputs: {outputs}")
-            start.scroll_into_view_if_needed()  # JupyterLab renders cells out of view lazily
-            start.click()
+            click_start_in_live_cell(page, jupyterlab)
             readout = page.locator(".fer-camera-readout")
             page.wait_for_function(
                 "document.querySelector('.fer-camera-readout').textContent.includes('1 face(s): ')", timeout=60_000)
@@ -193,3 +201,27 @@ def test_notebook_live_cell_in_a_real_browser_with_a_fake_camera(jupyterlab, vid
     assert behind_ms < 500, f"frames come back {behind_ms} ms behind: {text}"
     assert (green["width"], green["height"]) == (640, 360) and green["count"] > 200, green  # the face is boxed
     assert status == "Stopped."
+
+
+@needs_chromium
+@pytest.mark.parametrize("flags, message", [
+    (["--use-fake-device-for-media-stream", "--deny-permission-prompts"], "The browser denied access to the camera"),
+    ([], "No camera was found on this computer"),
+], ids=["denied", "no-camera"])
+def test_a_denied_or_missing_camera_is_a_clear_message_in_the_page_and_the_notebook(jupyterlab, flags, message):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*BROWSER_FLAGS, *flags])
+        try:
+            page = browser.new_page()
+            click_start_in_live_cell(page, jupyterlab)
+            page.wait_for_selector(".fer-camera-status[data-problem='yes']", state="attached", timeout=30_000)
+            status = page.locator(".fer-camera-status").text_content()
+            notice = page.locator(".jp-OutputArea-output .widget-html", has_text=message)  # written by the kernel
+            notice.first.wait_for(state="attached", timeout=30_000)
+            start_enabled = page.locator(".fer-camera-start").is_enabled()
+        finally:
+            browser.close()
+    assert status.startswith(message), status
+    assert start_enabled  # the user can fix it and press Start again
