@@ -192,6 +192,12 @@ def test_notebook_live_cell_in_a_real_browser_with_a_fake_camera(jupyterlab, vid
             page.locator(".fer-camera").screenshot(path=str(SCREENSHOT))
             page.locator(".fer-camera-stop").click()
             status = page.locator(".fer-camera-status").text_content()
+            page.locator(".fer-camera-start").click()  # again, then the camera goes away mid-stream
+            page.wait_for_function("document.querySelector('.fer-camera-status').textContent.startsWith('Streaming')")
+            page.evaluate("document.querySelector('.fer-camera-video').srcObject.getVideoTracks()[0]"
+                          ".dispatchEvent(new Event('ended'))")
+            page.wait_for_selector(".fer-camera-status[data-problem='yes']", state="attached", timeout=10_000)
+            ended = page.locator(".fer-camera-status").text_content()
         finally:
             browser.close()
     label = text.split("1 face(s): ")[1].split()[0]
@@ -201,6 +207,7 @@ def test_notebook_live_cell_in_a_real_browser_with_a_fake_camera(jupyterlab, vid
     assert behind_ms < 500, f"frames come back {behind_ms} ms behind: {text}"
     assert (green["width"], green["height"]) == (640, 360) and green["count"] > 200, green  # the face is boxed
     assert status == "Stopped."
+    assert ended.startswith("The camera stopped sending frames"), ended
 
 
 @needs_chromium
