@@ -129,15 +129,18 @@ def ship_model(run_dir: str | Path, destination: str | Path) -> Path:
         atomic_write(destination / name, lambda tmp, source=source: tmp.write_bytes(source.read_bytes()))
     confusion = run_dir / "confusion_matrix.png"
     atomic_write(destination / confusion.name, lambda tmp: tmp.write_bytes(confusion.read_bytes()))
-    atomic_write(destination / "MODEL_CARD.md", lambda tmp: tmp.write_text(model_card(metrics, read_metadata(destination / MODEL_FILE))))
+    card = model_card(metrics, read_metadata(destination / MODEL_FILE), tflite=bool(optional))
+    atomic_write(destination / "MODEL_CARD.md", lambda tmp: tmp.write_text(card))
     return destination / MODEL_FILE
 
 
-def model_card(metrics: dict, metadata: dict) -> str:
-    """The shipped model's card as Markdown."""
+def model_card(metrics: dict, metadata: dict, tflite: bool = True) -> str:
+    """The shipped model's card as Markdown (`tflite`: a model.tflite copy ships beside the model)."""
     tta = metrics.get("tta")
     tta_line = (f"\n  With test-time augmentation ({tta['mode']}, reported beside, never instead): {tta['accuracy']:.2%} "
                 f"(macro-F1 {tta['macro_f1']:.3f}).") if tta else ""
+    tflite_line = ("; `model.tflite`, the same float32 network for TFLite, which the recogniser uses when it gives the "
+                   "Keras model's probabilities") if tflite else ""
     rows = "\n".join(f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {int(v['support'])} |"
                      for name, v in metrics["per_class"].items())
     return f"""# Model card: {metadata.get('architecture')} (shipped)
@@ -148,8 +151,8 @@ def model_card(metrics: dict, metadata: dict) -> str:
 - Training: {metadata.get('epochs_run')} epochs in {metadata.get('training_seconds', 0) / 60:.0f} minutes on {metadata.get('hardware', 'unrecorded hardware')}
   ({metadata.get('precision', 'float32')} training; the saved model is float32).
 - Input: {metadata.get('preprocessing')}. Classes: {', '.join(metadata.get('classes', []))}.
-- Files: `model.keras`; `model.json` + `model.weights.h5` (the original design's format); `model.tflite`, the same
-  float32 network for TFLite, which the recogniser uses when it gives the Keras model's probabilities.
+- Files: `model.keras` (plain Keras layers: `keras.models.load_model` reads it without this package); `model.json` +
+  `model.weights.h5` (the original design's format){tflite_line}.
 - Data fingerprint: `{metadata.get('dataset_fingerprint')}`.
 - Reproduce: `{metadata.get('command')}`, then
   `saving.ship_model("artifacts/runs/<run-id>/03_training", "artifacts/models/{metadata.get('architecture')}")`
