@@ -14,7 +14,7 @@ from fer_helpers.config import SEED
 
 SAMPLE = 1000
 MAX_MEGABYTES = 20
-FLOOR = 0.48  # the shipped model holds 51.8% on all 7,178; issue 4 asks for 68%, not reached (blurred train split)
+FLOOR = 0.63  # the shipped model holds 65.55% on all 7,178 (card); a 1,000-image sample varies by about 1.5 points
 
 
 @pytest.fixture(scope="module")
