@@ -134,7 +134,8 @@ class FrameAnalyser:
             raise ValueError("every_n_frames and redetect_every must be at least 1")
         self.recogniser, self.tracker = recogniser, tracker or FaceTracker()
         self.every_n_frames = every_n_frames
-        self.detector = TrackingDetector(recogniser.detector, redetect_every)
+        given = recogniser.detector  # a TrackingDetector already tracks (with its own settings): used as it is
+        self.detector = given if isinstance(given, TrackingDetector) else TrackingDetector(given, redetect_every)
         self.index, self.faces = 0, []
 
     def step(self, frame: np.ndarray, seconds: float) -> FrameResult:
