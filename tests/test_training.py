@@ -174,3 +174,12 @@ def test_evaluation_figures(tmp_path):
     gallery = evaluation.confident_mistakes(np.zeros((3, 48, 48)), np.array([0, 1, 1]), np.eye(2)[[0, 0, 1]], ["x", "y"])
     assert sum(bool(axis.images) for axis in gallery.axes) == 1
     assert evaluation.save_metrics(result, tmp_path / "m" / "metrics.json").exists()
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        saving.atomic_write(tmp_path / "out.csv", lambda tmp: tmp.write_text("a,b\n"))
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out.csv").stat().st_mode & 0o777 == 0o644
