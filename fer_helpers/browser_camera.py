@@ -25,7 +25,7 @@ import pandas as pd
 import traitlets
 
 from fer_helpers.inference import Recogniser, face_table
-from fer_helpers.video import FaceTracker, FrameAnalyser, video_outputs, write_timeline
+from fer_helpers.video import FaceTracker, FrameAnalyser, frame_rows, video_outputs, write_timeline
 
 JPEG_QUALITY = 80
 FPS_WINDOW = 30  # frames in the rolling frames-per-second readout
@@ -88,7 +88,7 @@ class BrowserCamera(anywidget.AnyWidget):
         self._started = self._started or now
         result = self.analyser.step(frame, now - self._started)
         if self.record and result.analysed:
-            self.rows.extend(self.analyser.rows(result))
+            self.rows.extend(frame_rows(result, self.analyser.recogniser.classes))
         self.frames_shown += 1
         self._times.append(now)
         ok, jpeg = cv2.imencode(".jpg", result.annotated, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])

@@ -149,9 +149,11 @@ class FrameAnalyser:
         self.index += 1
         return result
 
-    def rows(self, result: FrameResult) -> list[dict]:
-        """The table rows of one analysed frame (one per face, or one empty row for a frame without faces)."""
-        return face_rows(result.faces, self.recogniser.classes, frame=result.index, time_s=round(result.seconds, 3))
+
+
+def frame_rows(result: FrameResult, classes: list[str]) -> list[dict]:
+    """The table rows of one analysed frame (one per face, or one empty row for a frame without faces)."""
+    return face_rows(result.faces, classes, frame=result.index, time_s=round(result.seconds, 3))
 
 
 def analyse_frames(
@@ -213,18 +215,15 @@ def analyse_video(
     os.close(handle)
     writer = cv2.VideoWriter(partial, cv2.VideoWriter_fourcc(*VIDEO_CODEC), video.fps, video.size)
     total = min(filter(None, [video.frame_count, max_frames]), default=None)
-    analyser = FrameAnalyser(recogniser, tracker, every_n_frames, redetect_every)
     rows, frames, analysed, started = [], 0, 0, time.perf_counter()
     try:
-        for index, frame in tqdm(enumerate(video), total=total, disable=not progress, unit="frame"):
-            if max_frames is not None and index >= max_frames:
-                break
-            result = analyser.step(frame, index / video.fps)
+        for result in tqdm(analyse_frames(recogniser, video, video.fps, tracker, every_n_frames, max_frames, redetect_every),
+                           total=total, disable=not progress, unit="frame"):
             writer.write(result.annotated)
             frames += 1
             if result.analysed:
                 analysed += 1
-                rows.extend(analyser.rows(result))
+                rows.extend(frame_rows(result, recogniser.classes))
         writer.release()
         os.replace(partial, files["video"])
     finally:
