@@ -25,22 +25,24 @@ def pytest_configure(config: pytest.Config) -> None:
     prepare(CI_PARAMS, NBVAL_DIR)
 
 
+def shared_folder(variable: str, needed: str, what: str) -> Path:
+    """The folder named by an environment variable, which must hold `needed`; a clear failure otherwise."""
+    value = os.environ.get(variable)
+    if not value or not (Path(value) / needed).exists():
+        pytest.fail(f"Set ${variable} to {what}")
+    return Path(value)
+
+
 @pytest.fixture(scope="session")
 def fer_dir() -> Path:
     """The real FER2013 folder (train/ and test/), from $FER_DATA_DIR."""
-    value = os.environ.get(DATA_DIR_ENV)
-    if not value or not (Path(value) / "train").is_dir():
-        pytest.fail(f"Set ${DATA_DIR_ENV} to a FER2013 folder with train/ and test/ (e.g. ../shared/data/fer2013)")
-    return Path(value)
+    return shared_folder(DATA_DIR_ENV, "train", "a FER2013 folder with train/ and test/ (e.g. ../shared/data/fer2013)")
 
 
 @pytest.fixture(scope="session")
 def videos_dir() -> Path:
     """The real face videos (single_face.mp4, no_face.mp4, woman2.mp4), from $FER_VIDEOS_DIR."""
-    value = os.environ.get(VIDEOS_DIR_ENV)
-    if not value or not (Path(value) / "single_face.mp4").is_file():
-        pytest.fail(f"Set ${VIDEOS_DIR_ENV} to the folder of real face videos (e.g. ../shared/videos)")
-    return Path(value)
+    return shared_folder(VIDEOS_DIR_ENV, "single_face.mp4", "the folder of real face videos (e.g. ../shared/videos)")
 
 
 def checksums(*paths: Path) -> dict[str, str]:
