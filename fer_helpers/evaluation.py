@@ -84,6 +84,12 @@ def metrics(labels: np.ndarray, probabilities: np.ndarray, classes: list[str]) -
     }
 
 
+def score_table(models: dict[str, keras.Model], images: np.ndarray, labels: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """Accuracy and macro-F1 of each named model on the same images, one plain pass per face."""
+    scores = {name: metrics(labels, predict_probabilities(model, images), classes) for name, model in models.items()}
+    return pd.DataFrame({name: {"accuracy": s["accuracy"], "macro_f1": s["macro_f1"]} for name, s in scores.items()}).T
+
+
 def confusion_heatmap(result: dict) -> plt.Figure:
     """Seaborn heatmap of the confusion matrix, normalised by row (recall on the diagonal)."""
     matrix = np.array(result["confusion_matrix"], float)

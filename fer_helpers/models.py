@@ -112,6 +112,17 @@ def fer_resnet(
     return compile_model(keras.Model(inputs, outputs, name="fer_resnet"), 1e-3, label_smoothing=0.1)
 
 
+def average_ensemble(members: list[keras.Model], name: str = "ensemble") -> keras.Model:
+    """One model whose output is the mean of its members' class probabilities (members share input and classes)."""
+    shapes = {(tuple(m.input_shape[1:]), m.output_shape[-1]) for m in members}
+    if len(members) < 2 or len(shapes) != 1:
+        raise ValueError(f"An ensemble needs two or more models with one input shape and class count, got {sorted(shapes)}")
+    inputs = keras.Input(members[0].input_shape[1:], name="face")
+    renamed = [keras.Model(m.inputs, m.outputs[0], name=f"member_{i}") for i, m in enumerate(members)]
+    outputs = layers.Average(name="expression", dtype="float32")([member(inputs) for member in renamed])
+    return keras.Model(inputs, outputs, name=name)
+
+
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"seed_cnn": seed_cnn, "fer_resnet": fer_resnet}
 
 

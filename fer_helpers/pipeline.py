@@ -16,6 +16,7 @@ import argparse
 import itertools
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -163,7 +164,7 @@ def prepare(params: dict, out_dir: Path) -> list[Path]:
 
 def command_for(notebook_prefix: str, params: dict) -> str:
     """The pipeline command that runs one notebook with these parameters."""
-    flags = " ".join(f"-p {key}={json.dumps(value)}" for key, value in params.items())
+    flags = " ".join(f"-p {shlex.quote(f'{key}={json.dumps(value)}')}" for key, value in params.items())
     return f"python3 -m fer_helpers.pipeline --only {notebook_prefix} {flags}"
 
 

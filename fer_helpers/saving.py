@@ -145,6 +145,9 @@ def model_card(metrics: dict, metadata: dict, tflite: bool = True) -> str:
                 f"(macro-F1 {tta['macro_f1']:.3f}).") if tta else ""
     tflite_line = ("; `model.tflite`, the same float32 network for TFLite, which the recogniser uses when it gives the "
                    "Keras model's probabilities") if tflite else ""
+    members = metadata.get("ensemble_members") or []
+    ensemble_line = (f"\n- Ensemble: the mean of the class probabilities of that run's model and {len(members)} earlier "
+                     "model(s), made by: " + "; ".join(f"`{command}`" for command in members) + ".") if members else ""
     rows = "\n".join(f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {int(v['support'])} |"
                      for name, v in metrics["per_class"].items())
     return f"""# Model card: {metadata.get('architecture')} (shipped)
@@ -153,7 +156,7 @@ def model_card(metrics: dict, metadata: dict, tflite: bool = True) -> str:
   (macro-F1 {metrics['macro_f1']:.3f}).{tta_line}
 - Validation accuracy (split carved from train, used for model selection): {metadata.get('val_accuracy', float('nan')):.2%}.
 - Training: {metadata.get('epochs_run')} epochs in {metadata.get('training_seconds', 0) / 60:.0f} minutes on {metadata.get('hardware', 'unrecorded hardware')}
-  ({metadata.get('precision', 'float32')} training; the saved model is float32).
+  ({metadata.get('precision', 'float32')} training; the saved model is float32).{ensemble_line}
 - Input: {metadata.get('preprocessing')}. Classes: {', '.join(metadata.get('classes', []))}.
 - Files: `model.keras` (plain Keras layers: `keras.models.load_model` reads it without this package); `model.json` +
   `model.weights.h5` (the original design's format){tflite_line}.

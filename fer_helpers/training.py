@@ -30,6 +30,7 @@ SCHEDULES = ("cosine", "plateau", "seed_plateau", "constant")
 STRATEGIES = ("single", "mirrored", "multiworker")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # CPU features that make bfloat16 training faster, not emulated
+ERASED_AREA = (0.02, 0.25)  # share of the face a random-erasing patch covers
 
 
 @dataclass
@@ -42,18 +43,44 @@ class TrainResult:
     seconds: float
 
 
-def augmentation(seed: int = SEED) -> keras.Sequential:
-    """Random flip, small rotation, shift, zoom and contrast; active in training, identity at inference."""
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomRotation(0.04, fill_mode="nearest", seed=seed),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed),
-            layers.RandomZoom(0.1, fill_mode="nearest", seed=seed),
-            layers.RandomContrast(0.3, seed=seed),
-        ],
-        name="augmentation",
-    )
+def augmentation(seed: int = SEED, erasing: float = 0.0) -> keras.Sequential:
+    """Random flip, small rotation, shift, zoom and contrast, and random erasing of a patch (`erasing`: Keras's
+    factor, about half that share of faces get a patch of 2-25% of the face); active in training only."""
+    steps = [
+        layers.RandomFlip("horizontal", seed=seed),
+        layers.RandomRotation(0.04, fill_mode="nearest", seed=seed),
+        layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed),
+        layers.RandomZoom(0.1, fill_mode="nearest", seed=seed),
+        layers.RandomContrast(0.3, seed=seed),
+    ]
+    if erasing:
+        steps.append(layers.RandomErasing(factor=erasing, scale=ERASED_AREA, value_range=(0, 1), seed=seed))
+    return keras.Sequential(steps, name="augmentation")
+
+
+class MixupBatches(keras.utils.PyDataset):
+    """Shuffled training batches with mixup (Zhang et al. 2018): each face blended with another of the batch by a
+    Beta(alpha, alpha) weight, and their one-hot labels blended by the same weight."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, alpha: float, seed: int) -> None:
+        super().__init__()
+        self.images, self.labels, self.batch_size, self.alpha = images, labels, batch_size, alpha
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(labels))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        picked = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        images, labels = self.images[picked].astype("float32"), self.labels[picked]
+        weight = self.rng.beta(self.alpha, self.alpha, size=len(picked)).astype("float32")
+        partner = self.rng.permutation(len(picked))
+        mixed = weight[:, None, None, None] * images + (1 - weight[:, None, None, None]) * images[partner]
+        return mixed, weight[:, None] * labels + (1 - weight[:, None]) * labels[partner]
+
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(len(self.labels))
 
 
 def distribution_scope(strategy: str) -> contextlib.AbstractContextManager:
@@ -210,6 +237,8 @@ def train(
     learning_rate: float | None = None,
     schedule: str = "cosine",
     augment: bool = True,
+    erasing: float = 0.0,
+    mixup: float = 0.0,
     class_weights: dict[int, float] | None = None,
     seed: int = SEED,
     patience: int = 10,
@@ -221,8 +250,9 @@ def train(
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> TrainResult:
     """Train on dataset's train split, select on val; resumes from the last finished epoch in output_dir.
-    `model_options` go to the architecture (e.g. fer_resnet's widths and blocks). The model returned is the
-    best epoch's, in float32 whatever precision trained it."""
+    `model_options` go to the architecture (e.g. fer_resnet's widths and blocks); `erasing` is random erasing's
+    factor and `mixup` the Beta alpha of mixup (0: off). The model returned is the best epoch's, in float32
+    whatever precision trained it."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
@@ -231,22 +261,24 @@ def train(
     if strategy != "single":
         x_train, y_train = whole_batches(x_train, y_train, batch_size, seed)
         x_val, y_val = whole_batches(x_val, y_val, batch_size, seed)
-    build = lambda: build_model(architecture, dataset.num_classes, augmentation=augmentation(seed) if augment else None,  # noqa: E731
+    if mixup and (class_weights or strategy != "single"):
+        raise ValueError("mixup works with single-device training and no class weights")
+    build = lambda: build_model(architecture, dataset.num_classes,  # noqa: E731
+                                augmentation=augmentation(seed, erasing) if augment else None,
                                 **(model_options or {}))
     with distribution_scope(strategy), dtype_policy(resolve_precision(precision)):
         model = build()
         learning_rate = learning_rate or float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))  # None: its own
         model.optimizer.learning_rate = learning_rate
+    one_hot = keras.utils.to_categorical(y_train, dataset.num_classes)
+    feed = (dict(x=MixupBatches(x_train, one_hot, batch_size, mixup, seed)) if mixup
+            else dict(x=x_train, y=one_hot, batch_size=batch_size, class_weight=class_weights, shuffle=True))
     started = time.perf_counter()
     model.fit(
-        x_train,
-        keras.utils.to_categorical(y_train, dataset.num_classes),
+        **feed,
         validation_data=(x_val, keras.utils.to_categorical(y_val, dataset.num_classes)),
         epochs=epochs,
-        batch_size=batch_size,
-        class_weight=class_weights,
         callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot) + (extra_callbacks or []),
-        shuffle=True,
         verbose=2,
     )
     seconds = time.perf_counter() - started

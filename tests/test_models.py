@@ -117,3 +117,26 @@ def test_mixed_precision_training_gives_back_a_float32_model(fer_dir):
     assert training.resolve_precision("auto") in ("float32", "mixed_bfloat16")
     with pytest.raises(ValueError, match="precision"):
         training.resolve_precision("float8")
+
+
+def test_average_ensemble_is_the_mean_of_its_members_in_every_saved_format(fer_dir, tmp_path):
+    from fer_helpers import evaluation, lite, saving
+
+    faces = data.load_dataset(fer_dir, limit_per_class=2).arrays("test")[0]
+    small = {"widths": (8, 16, 32, 64), "blocks": 1}
+    keras.utils.set_random_seed(1)
+    members = [models.build_model("fer_resnet", 7, **small) for _ in range(2)]
+    ensemble = models.average_ensemble(members)
+    mean = sum(evaluation.predict_probabilities(member, faces) for member in members) / 2
+    np.testing.assert_allclose(evaluation.predict_probabilities(ensemble, faces), mean, atol=1e-6)
+    path = saving.save_model(ensemble, tmp_path, {"classes": [str(c) for c in range(7)]})
+    for saved in (path, tmp_path / "model.json"):
+        np.testing.assert_array_equal(evaluation.predict_probabilities(saving.load_model(saved)[0], faces),
+                                      evaluation.predict_probabilities(ensemble, faces))
+    if lite.available():
+        np.testing.assert_allclose(lite.LiteModel.from_file(tmp_path / lite.TFLITE_FILE)(faces.astype("float32")),
+                                   mean, atol=1e-5)
+    with pytest.raises(ValueError, match="two or more models with one input shape and class count"):
+        models.average_ensemble([members[0], models.build_model("fer_resnet", 8, **small)])
+    with pytest.raises(ValueError, match="two or more"):
+        models.average_ensemble(members[:1])

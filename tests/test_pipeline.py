@@ -1,13 +1,15 @@
 """The papermill pipeline on the real notebooks, small parameters, real data."""
 
 import json
+import shlex
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import CI_PARAMS
-from fer_helpers import pipeline, saving
+from fer_helpers import data, evaluation, pipeline, saving
 
 
 def test_series_runs_notebooks_and_writes_summary(tmp_path):
@@ -26,13 +28,24 @@ def test_smoke_training_through_papermill_saves_a_float32_model_with_honest_meta
     assert summary[0]["status"] == "ok" and 0 <= results["test_accuracy"] <= 1
     model, metadata = saving.load_model(results["model_path"])
     assert {layer.compute_dtype for layer in model.layers} == {"float32"}  # trained in bfloat16, saved in float32
-    assert metadata["precision"] == "mixed_bfloat16" and "-p precision=" in metadata["command"]
+    assert metadata["precision"] == "mixed_bfloat16" and "-p 'precision=\"mixed_bfloat16\"'" in metadata["command"]
     assert metadata["dataset"] == "fer2013" and not any(str(value).startswith("/") for value in metadata.values())
     assert "cores" in metadata["hardware"]
     history = pd.read_csv(tmp_path / "03_training" / "checkpoints" / "history.csv")
     assert history["elapsed_seconds"].is_monotonic_increasing and len(history) == CI_PARAMS["epochs"]
     metrics = json.loads((tmp_path / "03_training" / "test_metrics.json").read_text())
     assert metrics["accuracy"] == results["test_accuracy"] and metrics["tta"]["mode"] == "flip"
+
+    ensembled = pipeline.run_series(CI_PARAMS | {"ensemble_with": [results["model_path"]]}, tmp_path / "second", only=["03"])
+    ensemble, ensemble_metadata = saving.load_model(ensembled[0]["results"]["model_path"])
+    assert ensemble_metadata["ensemble_members"] == [metadata["command"]]
+    assert "ensemble_with" in ensemble_metadata["command"] and "-p mixup=0.2" in ensemble_metadata["command"]
+    faces = data.load_dataset(limit_per_class=2).arrays("test")[0]
+    own = evaluation.predict_probabilities(ensemble.get_layer("member_0"), faces)
+    np.testing.assert_allclose(evaluation.predict_probabilities(ensemble, faces),
+                               (own + evaluation.predict_probabilities(model, faces)) / 2, atol=1e-6)
+    card = saving.model_card(metrics, ensemble_metadata)
+    assert f"Ensemble: the mean of the class probabilities of that run's model and 1 earlier model(s), made by: `{metadata['command']}`" in card
 
 
 def test_failing_notebook_is_named_with_its_cell(tmp_path):
@@ -50,6 +63,14 @@ def test_sweep_writes_a_comparison_table(tmp_path):
     assert table["status"].tolist() == ["ok", "ok"]
     assert table["limit_per_class"].tolist() == [5, 10]
     assert (tmp_path / "comparison.csv").read_text().count("\n") == 3
+
+
+def test_recorded_command_gives_back_the_same_parameters_through_a_shell():
+    params = {"architecture": "fer_resnet", "learning_rate": None, "augment": True, "mixup": 0.2,
+              "ensemble_with": ["../artifacts/runs/a b/model.keras", "x.keras"]}
+    words = shlex.split(pipeline.command_for("03", params))
+    assert words[:5] == ["python3", "-m", "fer_helpers.pipeline", "--only", "03"]
+    assert pipeline.parse_assignments(words[6::2]) == params and set(words[5::2]) == {"-p"}
 
 
 def test_parameters_are_parsed_and_filtered():

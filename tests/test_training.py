@@ -183,3 +183,51 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(previous)
     assert (tmp_path / "out.csv").stat().st_mode & 0o777 == 0o644
+
+
+def test_mixup_blends_real_faces_and_their_labels_by_one_weight(tiny):
+    images, labels = tiny.arrays("train")
+    one_hot = keras.utils.to_categorical(labels, tiny.num_classes)
+    batches = training.MixupBatches(images, one_hot, batch_size=16, alpha=0.2, seed=3)
+    assert len(batches) == -(-len(labels) // 16)
+    seen = []
+    for index in range(len(batches)):
+        mixed, soft = batches[index]
+        assert mixed.shape[1:] == images.shape[1:] and soft.shape == (len(mixed), tiny.num_classes)
+        np.testing.assert_allclose(soft.sum(axis=1), 1, atol=1e-6)
+        assert mixed.min() >= 0 and mixed.max() <= 255
+        seen.append(len(mixed))
+    assert sum(seen) == len(labels)  # every face once per epoch
+    mixed, soft = batches[0]
+    source, own = images[batches.order[:16]].astype("float32").reshape(16, -1), one_hot[batches.order[:16]]
+    for row in range(16):  # some face j of the batch and one weight w explain both the pixels and the label
+        fits = []
+        for j in range(16):
+            gap = source[row] - source[j]
+            w = 1.0 if not gap.any() else float(gap @ (mixed[row].ravel() - source[j]) / (gap @ gap))
+            pixels = np.abs(w * source[row] + (1 - w) * source[j] - mixed[row].ravel()).max()
+            fits.append(pixels < 0.5 and np.allclose(w * own[row] + (1 - w) * own[j], soft[row], atol=1e-3))
+        assert any(fits), f"face {row} is not a blend of two faces of its batch"
+    assert (soft.max(axis=1) < 0.999).any(), "alpha 0.2 must blend some pairs of different classes"
+    first_order = batches.order.copy()
+    batches.on_epoch_end()
+    assert not np.array_equal(first_order, batches.order)
+
+
+def test_mixup_and_erasing_train_and_refuse_what_they_cannot_do(tiny, tmp_path):
+    run = training.train(tiny, epochs=1, batch_size=16, mixup=0.2, erasing=0.5, output_dir=tmp_path / "run",
+                         model_options={"widths": (8, 16, 32, 64), "blocks": 1})
+    assert np.isfinite(run.history["loss"]).all()
+    assert any(isinstance(layer, keras.layers.RandomErasing) for layer in run.model.get_layer("augmentation").layers)
+    with pytest.raises(ValueError, match="mixup works with single-device training and no class weights"):
+        training.train(tiny, epochs=1, mixup=0.2, class_weights={0: 1.0}, output_dir=tmp_path / "refused")
+
+
+def test_random_erasing_blanks_a_patch_of_some_faces_in_training_only(tiny):
+    images = tiny.arrays("train")[0][:64].astype("float32") / 255
+    layer = training.augmentation(seed=5, erasing=0.5).layers[-1]
+    erased = keras.ops.convert_to_numpy(layer(images, training=True))
+    changed = (np.abs(erased - images) > 1e-6).reshape(len(images), -1).mean(axis=1)
+    assert 0.05 < (changed > 0).mean() < 0.6  # about a quarter of the faces
+    assert changed.max() <= training.ERASED_AREA[1] + 0.05
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(images, training=False)), images)
