@@ -29,11 +29,13 @@ def main() -> None:
     dataset = data.load_dataset()
     x_test, y_test = dataset.arrays("test")
     peer = fer_model()
+    members = len(metadata.get("ensemble_members") or [])
+    ours = f"ours ({metadata.get('architecture')}" + (f", ensemble of {members + 1})" if members else ")")
     rows = {}
     for name, predict in {
-        "ours (shipped fer_resnet), no TTA": lambda: evaluation.predict_probabilities(model, x_test),
-        "ours (shipped fer_resnet), flip TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip"),
-        "ours (shipped fer_resnet), flip+crops TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip+crops"),
+        f"{ours}, no TTA": lambda: evaluation.predict_probabilities(model, x_test),
+        f"{ours}, flip TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip"),
+        f"{ours}, flip+crops TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip+crops"),
         PEER: lambda: fer_probabilities_in(
             dataset.classes, peer.predict(fer_preprocess(x_test[..., 0]), batch_size=256, verbose=0)),
     }.items():

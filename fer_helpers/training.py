@@ -281,9 +281,10 @@ def train(
         callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot) + (extra_callbacks or []),
         verbose=2,
     )
-    seconds = time.perf_counter() - started
+    history = pd.read_csv(output_dir / HISTORY_FILE)
+    seconds = float(history["elapsed_seconds"].max()) if len(history) else time.perf_counter() - started  # resumes included
     best = keras.models.load_model(output_dir / BEST_FILE) if (output_dir / BEST_FILE).exists() else model
-    return TrainResult(as_float32(best, build), pd.read_csv(output_dir / HISTORY_FILE), output_dir, seconds)
+    return TrainResult(as_float32(best, build), history, output_dir, seconds)
 
 
 def images_per_second(history: pd.DataFrame, train_images: int, seconds: float) -> float:

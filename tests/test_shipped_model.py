@@ -13,8 +13,8 @@ from fer_helpers import data, evaluation, inference, saving
 from fer_helpers.config import SEED
 
 SAMPLE = 1000
-MAX_MEGABYTES = 20
-FLOOR = 0.63  # the shipped model holds 65.55% on all 7,178 (card); a 1,000-image sample varies by about 1.5 points
+MAX_MEGABYTES = 25  # an ensemble of two 2.8M-parameter fer_resnets is 21.5 MiB
+FLOOR = 0.66  # the shipped model holds 67.99% on all 7,178 (card), 69.0% on this fixed sample; the fer package has 65.55%
 
 
 @pytest.fixture(scope="module")

@@ -56,8 +56,9 @@ RESUME_SCRIPT = """
             print("EPOCH", epoch, flush=True)
 
     dataset = data.load_dataset(os.environ["FER_DATA_DIR"], limit_per_class=5)
-    training.train(dataset, epochs=4, batch_size=16, output_dir=sys.argv[1] if len(sys.argv) > 1 else os.environ["OUT"],
-                   extra_callbacks=[Kill(), Starts()])
+    result = training.train(dataset, epochs=4, batch_size=16, output_dir=sys.argv[1] if len(sys.argv) > 1 else os.environ["OUT"],
+                            extra_callbacks=[Kill(), Starts()])
+    print("SECONDS", result.seconds)
 """
 
 
@@ -68,7 +69,10 @@ def test_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     resumed = run_python(RESUME_SCRIPT, {"KILL": "0", "OUT": str(tmp_path)})
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert [line for line in resumed.stdout.splitlines() if line.startswith("EPOCH")] == ["EPOCH 2", "EPOCH 3"]
-    assert pd.read_csv(tmp_path / training.HISTORY_FILE)["epoch"].tolist() == [0, 1, 2, 3]
+    history = pd.read_csv(tmp_path / training.HISTORY_FILE)
+    assert history["epoch"].tolist() == [0, 1, 2, 3]
+    seconds = float(resumed.stdout.split("SECONDS")[1].split()[0])  # the whole training time, the killed part included
+    assert seconds == history["elapsed_seconds"].max() and history["elapsed_seconds"].is_monotonic_increasing
     assert not (tmp_path / training.BACKUP_DIR).exists()  # removed once training finished
 
 
