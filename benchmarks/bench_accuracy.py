@@ -30,12 +30,12 @@ def main() -> None:
     x_test, y_test = dataset.arrays("test")
     peer = fer_model()
     members = len(metadata.get("ensemble_members") or [])
-    ours = f"ours ({metadata.get('architecture')}" + (f", ensemble of {members + 1})" if members else ")")
+    label = f"ours ({metadata.get('architecture')}" + (f", ensemble of {members + 1})" if members else ")")
     rows = {}
     for name, predict in {
-        f"{ours}, no TTA": lambda: evaluation.predict_probabilities(model, x_test),
-        f"{ours}, flip TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip"),
-        f"{ours}, flip+crops TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip+crops"),
+        f"{label}, no TTA": lambda: evaluation.predict_probabilities(model, x_test),
+        f"{label}, flip TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip"),
+        f"{label}, flip+crops TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip+crops"),
         PEER: lambda: fer_probabilities_in(
             dataset.classes, peer.predict(fer_preprocess(x_test[..., 0]), batch_size=256, verbose=0)),
     }.items():

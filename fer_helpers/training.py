@@ -273,7 +273,6 @@ def train(
     one_hot = keras.utils.to_categorical(y_train, dataset.num_classes)
     feed = (dict(x=MixupBatches(x_train, one_hot, batch_size, mixup, seed)) if mixup
             else dict(x=x_train, y=one_hot, batch_size=batch_size, class_weight=class_weights, shuffle=True))
-    started = time.perf_counter()
     model.fit(
         **feed,
         validation_data=(x_val, keras.utils.to_categorical(y_val, dataset.num_classes)),
@@ -282,7 +281,7 @@ def train(
         verbose=2,
     )
     history = pd.read_csv(output_dir / HISTORY_FILE)
-    seconds = float(history["elapsed_seconds"].max()) if len(history) else time.perf_counter() - started  # resumes included
+    seconds = float(history["elapsed_seconds"].max()) if len(history) else 0.0  # EpochClock's: resumes included
     best = keras.models.load_model(output_dir / BEST_FILE) if (output_dir / BEST_FILE).exists() else model
     return TrainResult(as_float32(best, build), history, output_dir, seconds)
 

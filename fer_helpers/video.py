@@ -150,7 +150,6 @@ class FrameAnalyser:
         return result
 
 
-
 def frame_rows(result: FrameResult, classes: list[str]) -> list[dict]:
     """The table rows of one analysed frame (one per face, or one empty row for a frame without faces)."""
     return face_rows(result.faces, classes, frame=result.index, time_s=round(result.seconds, 3))
