@@ -112,8 +112,17 @@ def fer_resnet(
     return compile_model(keras.Model(inputs, outputs, name="fer_resnet"), 1e-3, label_smoothing=0.1)
 
 
-def average_ensemble(members: list[keras.Model], name: str = "ensemble") -> keras.Model:
-    """One model whose output is the mean of its members' class probabilities (members share input and classes)."""
+def networks(model: keras.Model) -> list[keras.Model]:
+    """The networks a model runs: the members of an average_ensemble, else the model itself."""
+    if isinstance(model.layers[-1], layers.Average):
+        return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return [model]
+
+
+def average_ensemble(models: list[keras.Model], name: str = "ensemble") -> keras.Model:
+    """One model whose output is the mean of its members' class probabilities (members share input and classes);
+    a member that is itself an ensemble adds its networks, so each network weighs the same."""
+    members = [network for model in models for network in networks(model)]
     shapes = {(tuple(m.input_shape[1:]), m.output_shape[-1]) for m in members}
     if len(members) < 2 or len(shapes) != 1:
         raise ValueError(f"An ensemble needs two or more models with one input shape and class count, got {sorted(shapes)}")

@@ -206,7 +206,7 @@ def _best_so_far(history: pd.DataFrame) -> float | None:
 def callbacks(
     output_dir: Path, schedule: str, learning_rate: float, epochs: int, patience: int, live_plot: bool
 ) -> list[keras.callbacks.Callback]:
-    """Backup for resume, best checkpoint, epoch CSV, learning-rate schedule, early stopping, live plot."""
+    """Backup for resume, best checkpoint, epoch CSV, learning-rate schedule, early stopping (patience 0: none), live plot."""
     history_path = output_dir / HISTORY_FILE
     earlier = _earlier_run(history_path)
     rate = learning_rate_callback(schedule, learning_rate, epochs)
@@ -219,7 +219,7 @@ def callbacks(
             initial_value_threshold=_best_so_far(earlier),
         ),
         keras.callbacks.CSVLogger(str(history_path), append=True),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience),
+        *([keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience)] if patience else []),
     ]
     if live_plot:
         from livelossplot import PlotLossesKeras
@@ -251,7 +251,8 @@ def train(
 ) -> TrainResult:
     """Train on dataset's train split, select on val; resumes from the last finished epoch in output_dir.
     `model_options` go to the architecture (e.g. fer_resnet's widths and blocks); `erasing` is random erasing's
-    factor and `mixup` the Beta alpha of mixup (0: off). The model returned is the best epoch's, in float32
+    factor and `mixup` the Beta alpha of mixup (0: off); `patience` epochs without a better val_accuracy stop
+    the run (0: the schedule runs to its end). `seed` seeds weights, augmentation and shuffles, not the split. The model returned is the best epoch's, in float32
     whatever precision trained it."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -308,3 +309,18 @@ def class_names_metadata(dataset: Dataset, architecture: str, **extra) -> dict:
         **extra,
     }
 
+
+
+def check_ensemble_member(metadata: dict, dataset: Dataset, split_seed: int, path: str | Path) -> None:
+    """Refuse a member trained on other data or another validation split: the ensemble's validation score would
+    then include faces that member trained on."""
+    found = (metadata.get("dataset_fingerprint"), metadata.get("split_seed"))
+    if found != (dataset.fingerprint, split_seed):
+        raise ValueError(f"{path} was trained on data {found[0]!r} with validation split seed {found[1]!r}; this run "
+                         f"uses {dataset.fingerprint!r} with seed {split_seed!r}, so its validation faces may be "
+                         "ones that model trained on")
+
+
+def member_commands(members_metadata: list[dict]) -> list[str]:
+    """The commands that reproduce an ensemble's members in order, a member's own members first."""
+    return [command for meta in members_metadata for command in [*meta.get("ensemble_members", []), meta.get("command")]]

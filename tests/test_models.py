@@ -136,6 +136,11 @@ def test_average_ensemble_is_the_mean_of_its_members_in_every_saved_format(fer_d
     if lite.available():
         np.testing.assert_allclose(lite.LiteModel.from_file(tmp_path / lite.TFLITE_FILE)(faces.astype("float32")),
                                    mean, atol=1e-5)
+    third = models.build_model("fer_resnet", 7, **small)
+    nested = models.average_ensemble([third, ensemble])  # an ensemble member adds its networks: equal weights
+    assert [layer.name for layer in nested.layers[1:-1]] == ["member_0", "member_1", "member_2"]
+    np.testing.assert_allclose(evaluation.predict_probabilities(nested, faces),
+                               (2 * mean + evaluation.predict_probabilities(third, faces)) / 3, atol=1e-6)
     with pytest.raises(ValueError, match="two or more models with one input shape and class count"):
         models.average_ensemble([members[0], models.build_model("fer_resnet", 8, **small)])
     with pytest.raises(ValueError, match="two or more"):

@@ -227,6 +227,23 @@ def test_mixup_and_erasing_train_and_refuse_what_they_cannot_do(tiny, tmp_path):
         training.train(tiny, epochs=1, mixup=0.2, class_weights={0: 1.0}, output_dir=tmp_path / "refused")
 
 
+def test_patience_stops_a_run_that_stops_improving_and_zero_runs_the_schedule_to_its_end(tiny, tmp_path):
+    frozen = dict(epochs=4, batch_size=16, schedule="constant", learning_rate=1e-12, augment=False,
+                  model_options={"widths": (8, 16, 32, 64), "blocks": 1})  # val_accuracy cannot improve
+    assert len(training.train(tiny, **frozen, patience=1, output_dir=tmp_path / "one").history) == 2
+    assert len(training.train(tiny, **frozen, patience=0, output_dir=tmp_path / "zero").history) == 4
+
+
+def test_ensemble_members_must_share_data_and_validation_split(tiny):
+    own = training.class_names_metadata(tiny, "fer_resnet", split_seed=1337, command="second",
+                                        ensemble_members=["first"])
+    training.check_ensemble_member(own, tiny, 1337, "member.keras")
+    for seed, metadata in [(1338, own), (1337, own | {"dataset_fingerprint": "other"}), (1337, {})]:
+        with pytest.raises(ValueError, match="member.keras was trained on data .* validation faces may be"):
+            training.check_ensemble_member(metadata, tiny, seed, "member.keras")
+    assert training.member_commands([own, {"command": "third"}]) == ["first", "second", "third"]
+
+
 def test_random_erasing_blanks_a_patch_of_some_faces_in_training_only(tiny):
     images = tiny.arrays("train")[0][:64].astype("float32") / 255
     layer = training.augmentation(seed=5, erasing=0.5).layers[-1]
