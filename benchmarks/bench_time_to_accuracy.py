@@ -17,23 +17,28 @@ import matplotlib
 import pandas as pd
 from report import DOC, markdown_table, write_section
 
-from fer_helpers import data, plots, profiling, training
+from fer_helpers import data, pipeline, plots, profiling, training
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 THRESHOLDS = (0.55, 0.60, 0.6555, 0.70)
-RECIPES = {  # each architecture's own: the original design's plateau schedule; ours as notebook 03's defaults
-    "seed_cnn": {"schedule": "seed_plateau"},
-    "fer_resnet": {"epochs": 60, "erasing": 0.5, "mixup": 0.2},
-}
+TRAINING_PARAMETERS = ("epochs", "batch_size", "learning_rate", "schedule", "augment", "erasing", "mixup", "patience",
+                       "precision")
 PLOT = DOC.parent / "time_to_accuracy.png"
 
 
-def train_curve(dataset: data.Dataset, architecture: str, minutes: float) -> pd.DataFrame:
+def recipes() -> dict[str, dict]:
+    """Each architecture's own recipe: the original design's plateau schedule; ours as notebook 03's defaults."""
+    ours = pipeline.default_parameters("03")
+    return {"seed_cnn": {"schedule": "seed_plateau"},
+            "fer_resnet": {name: ours[name] for name in TRAINING_PARAMETERS} | {"seed": ours["train_seed"]}}
+
+
+def train_curve(dataset: data.Dataset, architecture: str, recipe: dict, minutes: float) -> pd.DataFrame:
     """Train one architecture with its recipe for at most `minutes`; its history (elapsed_seconds, val_accuracy)."""
     with tempfile.TemporaryDirectory() as scratch:
-        run = training.train(dataset, architecture, **RECIPES[architecture], output_dir=scratch,
+        run = training.train(dataset, architecture, **recipe, output_dir=scratch,
                              extra_callbacks=[training.TimeLimit(minutes)])
     return run.history
 
@@ -66,11 +71,11 @@ def main() -> None:
     args = parser.parse_args()
     dataset = data.load_dataset()
     curves, sources = {}, {}
-    for name in RECIPES:
+    for name, recipe in recipes().items():
         if name == "fer_resnet" and args.ours_history:
             curves[name], sources[name] = pd.read_csv(args.ours_history), f"notebook 03's default run ({args.ours_history})"
         else:
-            curves[name], sources[name] = train_curve(dataset, name, args.minutes), "trained by this benchmark"
+            curves[name], sources[name] = train_curve(dataset, name, recipe, args.minutes), "trained by this benchmark"
     table = pd.DataFrame({name: {f"minutes to {t:.2%}": minutes_to(history, t) for t in THRESHOLDS}
                           | {"epochs": len(history), "best val %": round(100 * history["val_accuracy"].max(), 2),
                              "source": sources[name]}

@@ -13,6 +13,7 @@ later notebooks (03's model_path reaches 04). Everything lands in artifacts/runs
 from __future__ import annotations
 
 import argparse
+import ast
 import itertools
 import json
 import os
@@ -56,6 +57,12 @@ def pin_paths() -> None:
 def declared_parameters(notebook: Path) -> set[str]:
     """Names defined in a notebook's `parameters` cell."""
     return set(papermill.inspect_notebook(str(notebook)))
+
+
+def default_parameters(notebook_prefix: str) -> dict:
+    """A notebook's parameters as its `parameters` cell sets them (the one place a default recipe is written)."""
+    [notebook] = notebooks([notebook_prefix])
+    return {name: ast.literal_eval(found["default"]) for name, found in papermill.inspect_notebook(str(notebook)).items()}
 
 
 def parameters_for(notebook: Path, params: dict) -> dict:

@@ -79,3 +79,10 @@ def test_parameters_are_parsed_and_filtered():
     notebook = pipeline.notebooks(["01"])[0]
     chosen = pipeline.parameters_for(notebook, {"limit_per_class": 3, "epochs": 9, "01_data_exploration": {"data_dir": "x"}})
     assert chosen == {"limit_per_class": 3, "data_dir": "x"}
+
+
+def test_default_parameters_are_the_parameters_cell_as_python_values():
+    defaults = pipeline.default_parameters("03")
+    assert set(defaults) == pipeline.declared_parameters(pipeline.notebooks(["03"])[0])
+    assert defaults["learning_rate"] is None and defaults["ensemble_with"] == [] and defaults["augment"] is True
+    assert isinstance(defaults["epochs"], int) and isinstance(defaults["mixup"], float)
