@@ -252,8 +252,8 @@ def train(
     """Train on dataset's train split, select on val; resumes from the last finished epoch in output_dir.
     `model_options` go to the architecture (e.g. fer_resnet's widths and blocks); `erasing` is random erasing's
     factor and `mixup` the Beta alpha of mixup (0: off); `patience` epochs without a better val_accuracy stop
-    the run (0: the schedule runs to its end). `seed` seeds weights, augmentation and shuffles, not the split. The model returned is the best epoch's, in float32
-    whatever precision trained it."""
+    the run (0: the schedule runs to its end). `seed` seeds weights, augmentation and shuffles (the dataset's
+    split is already made). The model returned is the best epoch's, in float32 whatever precision trained it."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
@@ -308,7 +308,6 @@ def class_names_metadata(dataset: Dataset, architecture: str, **extra) -> dict:
         "hardware": profiling.hardware(),
         **extra,
     }
-
 
 
 def check_ensemble_member(metadata: dict, dataset: Dataset, split_seed: int, path: str | Path) -> None:
