@@ -148,6 +148,9 @@ def model_card(metrics: dict, metadata: dict, tflite: bool = True) -> str:
     members = metadata.get("ensemble_members") or []
     ensemble_line = (f"\n- Ensemble: the mean of the class probabilities of that run's model and {len(members)} earlier "
                      "model(s), made by: " + "; ".join(f"`{command}`" for command in members) + ".") if members else ""
+    teachers = metadata.get("teacher_commands") or []
+    teacher_line = ("\n- Distilled: trained on a blend of the labels and the mean answers of teachers made by: "
+                    + "; ".join(f"`{command}`" for command in teachers) + ".") if teachers else ""
     rows = "\n".join(f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {int(v['support'])} |"
                      for name, v in metrics["per_class"].items())
     return f"""# Model card: {metadata.get('architecture')} (shipped)
@@ -156,7 +159,7 @@ def model_card(metrics: dict, metadata: dict, tflite: bool = True) -> str:
   (macro-F1 {metrics['macro_f1']:.3f}).{tta_line}
 - Validation accuracy (split carved from train, used for model selection): {metadata.get('val_accuracy', float('nan')):.2%}.
 - Training: {metadata.get('epochs_run')} epochs in {metadata.get('training_seconds', 0) / 60:.0f} minutes on {metadata.get('hardware', 'unrecorded hardware')}
-  ({metadata.get('precision', 'float32')} training; the saved model is float32).{ensemble_line}
+  ({metadata.get('precision', 'float32')} training; the saved model is float32).{ensemble_line}{teacher_line}
 - Input: {metadata.get('preprocessing')}. Classes: {', '.join(metadata.get('classes', []))}.
 - Files: `model.keras` (plain Keras layers: `keras.models.load_model` reads it without this package); `model.json` +
   `model.weights.h5` (the original design's format){tflite_line}.

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
-from fer_helpers import profiling
+from fer_helpers import profiling, saving
 from fer_helpers.config import SEED
 from fer_helpers.data import Dataset
 from fer_helpers.models import build_model
@@ -240,6 +240,7 @@ def train(
     erasing: float = 0.0,
     mixup: float = 0.0,
     class_weights: dict[int, float] | None = None,
+    targets: np.ndarray | None = None,
     seed: int = SEED,
     patience: int = 10,
     strategy: str = "single",
@@ -251,7 +252,8 @@ def train(
 ) -> TrainResult:
     """Train on dataset's train split, select on val; resumes from the last finished epoch in output_dir.
     `model_options` go to the architecture (e.g. fer_resnet's widths and blocks); `erasing` is random erasing's
-    factor and `mixup` the Beta alpha of mixup (0: off); `patience` epochs without a better val_accuracy stop
+    factor and `mixup` the Beta alpha of mixup (0: off); `targets` replace the train split's one-hot labels
+    (distillation: see teacher_targets); `patience` epochs without a better val_accuracy stop
     the run (0: the schedule runs to its end). `seed` seeds weights, augmentation and shuffles (the dataset's
     split is already made). The model returned is the best epoch's, in float32 whatever precision trained it."""
     output_dir = Path(output_dir)
@@ -271,7 +273,9 @@ def train(
         model = build()
         learning_rate = learning_rate or float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))  # None: its own
         model.optimizer.learning_rate = learning_rate
-    one_hot = keras.utils.to_categorical(y_train, dataset.num_classes)
+    one_hot = keras.utils.to_categorical(y_train, dataset.num_classes) if targets is None else targets
+    if one_hot.shape != (len(y_train), dataset.num_classes):
+        raise ValueError(f"targets must be {(len(y_train), dataset.num_classes)}, one row per train image, not {one_hot.shape}")
     feed = (dict(x=MixupBatches(x_train, one_hot, batch_size, mixup, seed)) if mixup
             else dict(x=x_train, y=one_hot, batch_size=batch_size, class_weight=class_weights, shuffle=True))
     model.fit(
@@ -285,6 +289,18 @@ def train(
     seconds = float(history["elapsed_seconds"].max()) if len(history) else 0.0  # EpochClock's: resumes included
     best = keras.models.load_model(output_dir / BEST_FILE) if (output_dir / BEST_FILE).exists() else model
     return TrainResult(as_float32(best, build), history, output_dir, seconds)
+
+
+def teacher_targets(teachers: list[keras.Model], dataset: Dataset, teacher_weight: float) -> np.ndarray:
+    """Training targets for distillation: the teachers' mean class probabilities for each train face, blended
+    with its one-hot label (`teacher_weight` the teachers' share); teachers answer once, on the unaugmented faces."""
+    if not 0 <= teacher_weight <= 1:
+        raise ValueError(f"teacher_weight must be between 0 and 1, not {teacher_weight}")
+    images, labels = dataset.arrays("train")
+    answers = np.mean([teacher.predict(images, batch_size=256, verbose=0) for teacher in teachers], axis=0)
+    if answers.shape[-1] != dataset.num_classes:
+        raise ValueError(f"The teachers predict {answers.shape[-1]} classes, the data has {dataset.num_classes}")
+    return (teacher_weight * answers + (1 - teacher_weight) * keras.utils.to_categorical(labels, dataset.num_classes)).astype("float32")
 
 
 def images_per_second(history: pd.DataFrame, train_images: int, seconds: float) -> float:
@@ -318,6 +334,14 @@ def check_ensemble_member(metadata: dict, dataset: Dataset, split_seed: int, pat
         raise ValueError(f"{path} was trained on data {found[0]!r} with validation split seed {found[1]!r}; this run "
                          f"uses {dataset.fingerprint!r} with seed {split_seed!r}, so its validation faces may be "
                          "ones that model trained on")
+
+
+def load_members(paths: list[str], dataset: Dataset, split_seed: int) -> list[tuple[keras.Model, dict]]:
+    """Load earlier runs' models (ensemble members or teachers), each checked for classes, data and validation split."""
+    members = [saving.load_model(path, classes=dataset.classes) for path in paths]
+    for path, (_, metadata) in zip(paths, members):
+        check_ensemble_member(metadata, dataset, split_seed, path)
+    return members
 
 
 def member_commands(members_metadata: list[dict]) -> list[str]:

@@ -36,9 +36,11 @@ def test_smoke_training_through_papermill_saves_a_float32_model_with_honest_meta
     metrics = json.loads((tmp_path / "03_training" / "test_metrics.json").read_text())
     assert metrics["accuracy"] == results["test_accuracy"] and metrics["tta"]["mode"] == "flip"
 
-    ensembled = pipeline.run_series(CI_PARAMS | {"ensemble_with": [results["model_path"]]}, tmp_path / "second", only=["03"])
+    ensembled = pipeline.run_series(CI_PARAMS | {"ensemble_with": [results["model_path"]], "distill_from": [results["model_path"]]},
+                                    tmp_path / "second", only=["03"])
     ensemble, ensemble_metadata = saving.load_model(ensembled[0]["results"]["model_path"])
-    assert ensemble_metadata["ensemble_members"] == [metadata["command"]]
+    assert ensemble_metadata["ensemble_members"] == ensemble_metadata["teacher_commands"] == [metadata["command"]]
+    assert "-p 'distill_from=" in ensemble_metadata["command"] and "-p teacher_weight=0.7" in ensemble_metadata["command"]
     assert "ensemble_with" in ensemble_metadata["command"] and "-p mixup=0.2" in ensemble_metadata["command"]
     faces = data.load_dataset(limit_per_class=2).arrays("test")[0]
     own = evaluation.predict_probabilities(ensemble.get_layer("member_0"), faces)
@@ -46,6 +48,7 @@ def test_smoke_training_through_papermill_saves_a_float32_model_with_honest_meta
                                (own + evaluation.predict_probabilities(model, faces)) / 2, atol=1e-6)
     card = saving.model_card(metrics, ensemble_metadata)
     assert f"Ensemble: the mean of the class probabilities of that run's model and 1 earlier model(s), made by: `{metadata['command']}`" in card
+    assert f"Distilled: trained on a blend of the labels and the mean answers of teachers made by: `{metadata['command']}`" in card
 
 
 def test_failing_notebook_is_named_with_its_cell(tmp_path):

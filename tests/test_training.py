@@ -244,6 +244,24 @@ def test_ensemble_members_must_share_data_and_validation_split(tiny):
     assert training.member_commands([own, {"command": "third"}]) == ["first", "second", "third"]
 
 
+def test_distillation_targets_blend_the_teachers_answers_with_the_labels(trained, tiny, tmp_path):
+    path = str(saving.save_model(trained.model, tmp_path / "teacher", training.class_names_metadata(tiny, "fer_resnet", split_seed=1337)))
+    teachers = [teacher for teacher, _ in training.load_members([path], tiny, 1337)]
+    with pytest.raises(ValueError, match="validation faces may be"):
+        training.load_members([path], tiny, 1338)
+    images, labels = tiny.arrays("train")
+    answers, one_hot = trained.model.predict(images, verbose=0), keras.utils.to_categorical(labels, tiny.num_classes)
+    for weight in (0.0, 0.7, 1.0):
+        np.testing.assert_allclose(training.teacher_targets(teachers, tiny, weight), weight * answers + (1 - weight) * one_hot, atol=1e-5)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        training.teacher_targets(teachers, tiny, 1.5)
+    small = dict(epochs=1, batch_size=16, model_options={"widths": (8, 16, 32, 64), "blocks": 1})
+    run = training.train(tiny, **small, mixup=0.2, targets=training.teacher_targets(teachers, tiny, 0.7), output_dir=tmp_path / "student")
+    assert np.isfinite(run.history["loss"]).all()
+    with pytest.raises(ValueError, match="one row per train image"):
+        training.train(tiny, **small, targets=one_hot[:5], output_dir=tmp_path / "refused")
+
+
 def test_random_erasing_blanks_a_patch_of_some_faces_in_training_only(tiny):
     images = tiny.arrays("train")[0][:64].astype("float32") / 255
     layer = training.augmentation(seed=5, erasing=0.5).layers[-1]
