@@ -85,12 +85,14 @@ def main() -> None:
                     " from anything else on the machine included.") if args.ours_history else ""
     print(table.to_string())
     plot(curves)
+    ours = recipes()["fer_resnet"]
     write_section("time-to-accuracy", f"""## Time to accuracy (`benchmarks/bench_time_to_accuracy.py`)
 
 Minutes of training on {profiling.hardware()} until validation accuracy (all
 {len(dataset.splits["val"]):,} images carved from train) first reaches each threshold; each architecture with its
 default recipe on all {len(dataset.splits["train"]):,} train images (seed CNN: Adam 0.0005, ReduceLROnPlateau on
-val_loss; ours: Adam 0.001, cosine over 60 epochs, label smoothing 0.1, random erasing and mixup), both with augmentation
+val_loss; ours: notebook 03's defaults, {ours['schedule']} over {ours['epochs']} epochs, random erasing {ours['erasing']} and mixup
+{ours['mixup']}, with fer_resnet's Adam 0.001 and label smoothing 0.1), both with augmentation
 and the default precision. Each trained here gets at most {args.minutes:.0f} minutes.{history_note} 65.55% is the
 `fer` package's test accuracy.
 

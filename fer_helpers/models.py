@@ -113,9 +113,11 @@ def fer_resnet(
 
 
 def networks(model: keras.Model) -> list[keras.Model]:
-    """The networks a model runs: the members of an average_ensemble, else the model itself."""
-    if isinstance(model.layers[-1], layers.Average):
-        return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    """The networks a model runs: the members of an average_ensemble (input, whole models, their Average), else the
+    model itself (also one of a user's own that happens to end in an Average of plain layers)."""
+    inner = model.layers[1:-1]
+    if isinstance(model.layers[-1], layers.Average) and inner and all(isinstance(layer, keras.Model) for layer in inner):
+        return inner
     return [model]
 
 

@@ -141,6 +141,10 @@ def test_average_ensemble_is_the_mean_of_its_members_in_every_saved_format(fer_d
     assert [layer.name for layer in nested.layers[1:-1]] == ["member_0", "member_1", "member_2"]
     np.testing.assert_allclose(evaluation.predict_probabilities(nested, faces),
                                (2 * mean + evaluation.predict_probabilities(third, faces)) / 3, atol=1e-6)
+    inputs = keras.Input((48, 48, 1))
+    branches = [keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(inputs)) for _ in range(2)]
+    own = keras.Model(inputs, keras.layers.Average()(branches))  # a user's model ending in Average: one network
+    assert models.networks(own) == [own] and len(models.networks(nested)) == 3
     with pytest.raises(ValueError, match="two or more models with one input shape and class count"):
         models.average_ensemble([members[0], models.build_model("fer_resnet", 8, **small)])
     with pytest.raises(ValueError, match="two or more"):
