@@ -273,11 +273,11 @@ def train(
         model = build()
         learning_rate = learning_rate or float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))  # None: its own
         model.optimizer.learning_rate = learning_rate
-    one_hot = keras.utils.to_categorical(y_train, dataset.num_classes) if targets is None else targets
-    if one_hot.shape != (len(y_train), dataset.num_classes):
-        raise ValueError(f"targets must be {(len(y_train), dataset.num_classes)}, one row per train image, not {one_hot.shape}")
-    feed = (dict(x=MixupBatches(x_train, one_hot, batch_size, mixup, seed)) if mixup
-            else dict(x=x_train, y=one_hot, batch_size=batch_size, class_weight=class_weights, shuffle=True))
+    y_fit = keras.utils.to_categorical(y_train, dataset.num_classes) if targets is None else targets
+    if y_fit.shape != (len(y_train), dataset.num_classes):
+        raise ValueError(f"targets must be {(len(y_train), dataset.num_classes)}, one row per train image, not {y_fit.shape}")
+    feed = (dict(x=MixupBatches(x_train, y_fit, batch_size, mixup, seed)) if mixup
+            else dict(x=x_train, y=y_fit, batch_size=batch_size, class_weight=class_weights, shuffle=True))
     model.fit(
         **feed,
         validation_data=(x_val, keras.utils.to_categorical(y_val, dataset.num_classes)),
@@ -294,8 +294,9 @@ def train(
 def teacher_targets(teachers: list[keras.Model], dataset: Dataset, teacher_weight: float) -> np.ndarray:
     """Training targets for distillation: the teachers' mean class probabilities for each train face, blended
     with its one-hot label (`teacher_weight` the teachers' share); teachers answer once, on the unaugmented faces."""
-    if not 0 <= teacher_weight <= 1:
-        raise ValueError(f"teacher_weight must be between 0 and 1, not {teacher_weight}")
+    if not teachers or not 0 <= teacher_weight <= 1:
+        raise ValueError(f"Distillation needs one or more teachers and a teacher_weight between 0 and 1, not "
+                         f"{len(teachers)} teachers and {teacher_weight}")
     images, labels = dataset.arrays("train")
     answers = np.mean([teacher.predict(images, batch_size=256, verbose=0) for teacher in teachers], axis=0)
     if answers.shape[-1] != dataset.num_classes:

@@ -253,8 +253,9 @@ def test_distillation_targets_blend_the_teachers_answers_with_the_labels(trained
     answers, one_hot = trained.model.predict(images, verbose=0), keras.utils.to_categorical(labels, tiny.num_classes)
     for weight in (0.0, 0.7, 1.0):
         np.testing.assert_allclose(training.teacher_targets(teachers, tiny, weight), weight * answers + (1 - weight) * one_hot, atol=1e-5)
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        training.teacher_targets(teachers, tiny, 1.5)
+    for chosen, weight in [(teachers, 1.5), ([], 0.7)]:
+        with pytest.raises(ValueError, match="one or more teachers and a teacher_weight between 0 and 1"):
+            training.teacher_targets(chosen, tiny, weight)
     small = dict(epochs=1, batch_size=16, model_options={"widths": (8, 16, 32, 64), "blocks": 1})
     run = training.train(tiny, **small, mixup=0.2, targets=training.teacher_targets(teachers, tiny, 0.7), output_dir=tmp_path / "student")
     assert np.isfinite(run.history["loss"]).all()
