@@ -70,8 +70,8 @@ def main() -> None:
     parser.add_argument("--ours-history", type=Path, default=None, help="history.csv of a notebook-03 default run")
     args = parser.parse_args()
     dataset = data.load_dataset()
-    curves, sources = {}, {}
-    for name, recipe in recipes().items():
+    curves, sources, chosen = {}, {}, recipes()
+    for name, recipe in chosen.items():
         if name == "fer_resnet" and args.ours_history:
             curves[name], sources[name] = pd.read_csv(args.ours_history), f"notebook 03's default run ({args.ours_history})"
         else:
@@ -85,7 +85,7 @@ def main() -> None:
                     " from anything else on the machine included.") if args.ours_history else ""
     print(table.to_string())
     plot(curves)
-    ours = recipes()["fer_resnet"]
+    ours = chosen["fer_resnet"]
     write_section("time-to-accuracy", f"""## Time to accuracy (`benchmarks/bench_time_to_accuracy.py`)
 
 Minutes of training on {profiling.hardware()} until validation accuracy (all

@@ -20,7 +20,7 @@ from keras import layers
 from fer_helpers import profiling, saving
 from fer_helpers.config import SEED
 from fer_helpers.data import Dataset
-from fer_helpers.models import build_model
+from fer_helpers.models import build_model, networks
 
 BEST_FILE = "best.keras"
 HISTORY_FILE = "history.csv"
@@ -293,12 +293,14 @@ def train(
 
 def teacher_targets(teachers: list[keras.Model], dataset: Dataset, teacher_weight: float) -> np.ndarray:
     """Training targets for distillation: the teachers' mean class probabilities for each train face, blended
-    with its one-hot label (`teacher_weight` the teachers' share); teachers answer once, on the unaugmented faces."""
+    with its one-hot label (`teacher_weight` the teachers' share); teachers answer once, on the unaugmented faces.
+    A teacher that is an ensemble adds its networks, so each network weighs the same (as in models.average_ensemble)."""
     if not teachers or not 0 <= teacher_weight <= 1:
         raise ValueError(f"Distillation needs one or more teachers and a teacher_weight between 0 and 1, not "
                          f"{len(teachers)} teachers and {teacher_weight}")
     images, labels = dataset.arrays("train")
-    answers = np.mean([teacher.predict(images, batch_size=256, verbose=0) for teacher in teachers], axis=0)
+    answers = np.mean([network.predict(images, batch_size=256, verbose=0)
+                       for teacher in teachers for network in networks(teacher)], axis=0)
     if answers.shape[-1] != dataset.num_classes:
         raise ValueError(f"The teachers predict {answers.shape[-1]} classes, the data has {dataset.num_classes}")
     return (teacher_weight * answers + (1 - teacher_weight) * keras.utils.to_categorical(labels, dataset.num_classes)).astype("float32")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_helpers import data, evaluation, lite, saving, training
+from fer_helpers import data, evaluation, lite, models, saving, training
 from fer_helpers.config import PROJECT_ROOT
 
 
@@ -253,6 +253,10 @@ def test_distillation_targets_blend_the_teachers_answers_with_the_labels(trained
     answers, one_hot = trained.model.predict(images, verbose=0), keras.utils.to_categorical(labels, tiny.num_classes)
     for weight in (0.0, 0.7, 1.0):
         np.testing.assert_allclose(training.teacher_targets(teachers, tiny, weight), weight * answers + (1 - weight) * one_hot, atol=1e-5)
+    other = models.build_model("fer_resnet", tiny.num_classes, widths=(8, 16, 32, 64), blocks=1)
+    nested = [models.average_ensemble([trained.model, other]), trained.model]  # three networks, equal weights
+    np.testing.assert_allclose(training.teacher_targets(nested, tiny, 1.0),
+                               (2 * answers + other.predict(images, verbose=0)) / 3, atol=1e-5)
     for chosen, weight in [(teachers, 1.5), ([], 0.7)]:
         with pytest.raises(ValueError, match="one or more teachers and a teacher_weight between 0 and 1"):
             training.teacher_targets(chosen, tiny, weight)
