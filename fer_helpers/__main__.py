@@ -112,7 +112,7 @@ def parser() -> argparse.ArgumentParser:
                              help="a .keras file or model.json (weights beside it); default: $FER_MODEL or the shipped model")
     for command in (predict, webcam, evaluate):
         command.add_argument("--runtime", choices=lite.RUNTIMES, default="auto",
-                             help="classify with the model.tflite beside the model (tflite, about 3.5x faster on a CPU), "
+                             help="classify with the quantised model.tflite beside the model (tflite, several times faster on a CPU), "
                                   "with Keras (keras), or tflite when it is there and agrees with the model (auto, default)")
         command.add_argument("--detector", choices=sorted(DETECTORS), default="haar",
                              help="face detector: haar (OpenCV's cascade, fast) or mtcnn (a DNN that finds turned and "

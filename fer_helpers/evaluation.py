@@ -23,7 +23,8 @@ EVALUATE_BATCH = 256  # faces per classify call when scoring a folder
 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray, tta: str = "none", batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for (n, h, w[, 1]) uint8 images; tta: 'none', 'flip' or 'flip+crops'."""
+    """Class probabilities for (n, h, w[, 1]) uint8 images from a Keras model or a lite.LiteModel;
+    tta: 'none', 'flip' or 'flip+crops'."""
     if tta not in TTA_MODES:
         raise ValueError(f"Unknown tta {tta!r}; choose one of {TTA_MODES}")
     if images.ndim == 3:
@@ -84,10 +85,16 @@ def metrics(labels: np.ndarray, probabilities: np.ndarray, classes: list[str]) -
     }
 
 
+def headline(labels: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict:
+    """Accuracy and macro-F1 only: a figure reported beside the main one."""
+    result = metrics(labels, probabilities, classes)
+    return {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
+
+
 def score_table(models: dict[str, keras.Model], images: np.ndarray, labels: np.ndarray, classes: list[str]) -> pd.DataFrame:
-    """Accuracy and macro-F1 of each named model on the same images, one plain pass per face."""
-    scores = {name: metrics(labels, predict_probabilities(model, images), classes) for name, model in models.items()}
-    return pd.DataFrame({name: {"accuracy": s["accuracy"], "macro_f1": s["macro_f1"]} for name, s in scores.items()}).T
+    """Accuracy and macro-F1 of each named model (or lite.LiteModel) on the same images, one plain pass per face."""
+    return pd.DataFrame({name: headline(labels, predict_probabilities(model, images), classes)
+                         for name, model in models.items()}).T
 
 
 def confusion_heatmap(result: dict) -> plt.Figure:

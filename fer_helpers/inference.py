@@ -73,8 +73,8 @@ def default_model_path() -> Path:
 class Recogniser:
     """A face detector plus an expression classifier from a .keras file or JSON + weights.
 
-    runtime: 'auto' classifies with the model.tflite beside the model when there is one that agrees
-    with it (about 3.5x faster on a CPU), else with Keras; 'tflite' or 'keras' insist on one."""
+    runtime: 'auto' classifies with the quantised model.tflite beside the model when there is one that agrees
+    with it (several times faster on a CPU), else with Keras; 'tflite' or 'keras' insist on one."""
 
     def __init__(self, model_path: str | Path | None = None, detector: Detector | None = None,
                  runtime: str = "auto") -> None:

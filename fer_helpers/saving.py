@@ -143,8 +143,11 @@ def model_card(metrics: dict, metadata: dict, tflite: bool = True) -> str:
     tta = metrics.get("tta")
     tta_line = (f"\n  With test-time augmentation ({tta['mode']}, reported beside, never instead): {tta['accuracy']:.2%} "
                 f"(macro-F1 {tta['macro_f1']:.3f}).") if tta else ""
-    tflite_line = ("; `model.tflite`, the same float32 network for TFLite, which the recogniser uses when it gives the "
-                   "Keras model's probabilities") if tflite else ""
+    quantised = metrics.get("tflite")
+    copy_line = (f"\n  Its TFLite copy (what the recogniser runs), one plain pass per face: {quantised['accuracy']:.2%} "
+                 f"(macro-F1 {quantised['macro_f1']:.3f}).") if quantised else ""
+    tflite_line = ("; `model.tflite`, a dynamic-range quantised copy (int8 weights) for TFLite, which the recogniser uses "
+                   f"when its probabilities agree with the Keras model's (to {lite.AGREEMENT_TOLERANCE})") if tflite else ""
     members = metadata.get("ensemble_members") or []
     ensemble_line = (f"\n- Ensemble: the mean of the class probabilities of that run's model and {len(members)} earlier "
                      "model(s), made by: " + "; ".join(f"`{command}`" for command in members) + ".") if members else ""
@@ -156,7 +159,7 @@ def model_card(metrics: dict, metadata: dict, tflite: bool = True) -> str:
     return f"""# Model card: {metadata.get('architecture')} (shipped)
 
 - Test accuracy on all {metrics['images']:,} FER2013 test images, one plain pass per face: **{metrics['accuracy']:.2%}**
-  (macro-F1 {metrics['macro_f1']:.3f}).{tta_line}
+  (macro-F1 {metrics['macro_f1']:.3f}).{tta_line}{copy_line}
 - Validation accuracy (split carved from train, used for model selection): {metadata.get('val_accuracy', float('nan')):.2%}.
 - Training: {metadata.get('epochs_run')} epochs in {metadata.get('training_seconds', 0) / 60:.0f} minutes on {metadata.get('hardware', 'unrecorded hardware')}
   ({metadata.get('precision', 'float32')} training; the saved model is float32).{ensemble_line}{teacher_line}

@@ -35,6 +35,7 @@ def test_smoke_training_through_papermill_saves_a_float32_model_with_honest_meta
     assert history["elapsed_seconds"].is_monotonic_increasing and len(history) == CI_PARAMS["epochs"]
     metrics = json.loads((tmp_path / "03_training" / "test_metrics.json").read_text())
     assert metrics["accuracy"] == results["test_accuracy"] and metrics["tta"]["mode"] == "flip"
+    assert abs(metrics["tflite"]["accuracy"] - metrics["accuracy"]) <= 0.02  # the quantised copy the recogniser runs
 
     ensembled = pipeline.run_series(CI_PARAMS | {"ensemble_with": [results["model_path"]], "distill_from": [results["model_path"]]},
                                     tmp_path / "second", only=["03"])
@@ -47,6 +48,7 @@ def test_smoke_training_through_papermill_saves_a_float32_model_with_honest_meta
     np.testing.assert_allclose(evaluation.predict_probabilities(ensemble, faces),
                                (own + evaluation.predict_probabilities(model, faces)) / 2, atol=1e-6)
     card = saving.model_card(metrics, ensemble_metadata)
+    assert f"Its TFLite copy (what the recogniser runs), one plain pass per face: {metrics['tflite']['accuracy']:.2%}" in card
     assert f"Ensemble: the mean of the class probabilities of that run's model and 1 earlier model(s), made by: `{metadata['command']}`" in card
     assert f"Distilled: trained on a blend of the labels and the mean answers of teachers made by: `{metadata['command']}`" in card
 

@@ -116,7 +116,7 @@ def test_save_and_load_round_trip_in_both_formats(trained, tiny, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [saving.MODEL_FILE, saving.ARCHITECTURE_FILE, saving.WEIGHTS_FILE, saving.METADATA_FILE, lite.TFLITE_FILE])
     lite_copy = lite.LiteModel.from_file(tmp_path / lite.TFLITE_FILE)
-    np.testing.assert_allclose(lite_copy(images), expected, atol=1e-4)
+    assert np.abs(lite_copy(images) - expected).max() <= lite.AGREEMENT_TOLERANCE  # quantised: close, not equal
 
 
 def test_mismatched_model_is_a_clear_error(trained, tiny, tmp_path):
