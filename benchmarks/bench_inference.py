@@ -149,7 +149,8 @@ def main() -> None:
 pipeline end to end: detect, classify, draw (the `fer` package: `detect_emotions`, no drawing).
 Median of {args.repeats} interleaved passes on {os.cpu_count()} CPU cores ({platform.machine()}); the original loop uses the
 seed CNN's architecture. `found`: share of the placed faces a pipeline's boxes overlap at IoU >= {FOUND_IOU}.
-Ours classifies with the shipped model's TFLite copy (`Recogniser.runtime`: {recogniser.runtime}). With tracking,
+Ours classifies with the shipped model ({len(models.networks(recogniser.model))} network(s)) through its quantised TFLite copy
+(`Recogniser.runtime`: {recogniser.runtime}). With tracking,
 the whole frame is scanned every {video.REDETECT_EVERY} frames and known faces are followed by template
 matching in between. Where the match is weak (a face turns or changes), the cascade searches near the
 face instead: the worst-case row forces that on every tracked frame. The full-scan row shows the cost

@@ -1,9 +1,9 @@
 """TensorFlow Lite copy of a classifier, for fast inference on the CPU.
 
 The copy is dynamic-range quantised: weights stored as int8, activations quantised on the fly by
-TFLite's XNNPACK kernels. On this project's 2-core CPU that classifies a face with the shipped two-network
-ensemble in 0.87 ms against 2.38 ms for the float32 copy (and about 4x that for a Keras call), and
-moves the validation accuracy by 0.04-0.14 points (docs/experiments.md). `saving.save_model` writes
+TFLite's XNNPACK kernels. On this project's 2-core CPU that classifies a face with a two-network
+fer_resnet ensemble in 0.87 ms against 2.38 ms for a float32 copy (and about three times that for a Keras
+call), and moves the validation accuracy by 0.04-0.14 points (docs/experiments.md). `saving.save_model` writes
 `model.tflite` beside `model.keras`; the Recogniser uses it after checking, at load time, that it agrees
 with the Keras model.
 
