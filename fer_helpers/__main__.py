@@ -52,7 +52,7 @@ with quiet_stderr(not VERBOSE):
         output_stems,
         refuse_overwriting_inputs,
     )
-    from fer_helpers.saving import atomic_write
+    from fer_helpers.files import atomic_write
     from fer_helpers.video import REDETECT_EVERY, SMOOTHING, FaceTracker, analyse_frames, analyse_video
 
 WINDOW = "fer: press q to quit"

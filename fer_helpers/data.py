@@ -25,6 +25,7 @@ from fer_helpers.config import (
     SEED,
     cache_dir,
 )
+from fer_helpers.files import atomic_write
 
 CACHE_FORMAT = 2  # bump when what a cache holds changes (2: CSV emotion range checked, CSV limit_per_class)
 DECODE_CHUNK = 512  # files per thread task: large enough that scheduling costs nothing
@@ -263,15 +264,12 @@ def _stat_signature(files: list[tuple[str, str, Path]]) -> list[tuple[str, int, 
 
 
 def _save_cache(path: Path, splits: dict[str, Split], meta: dict) -> None:
-    """Write decoded splits and their metadata atomically (a temporary file, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write decoded splits and their metadata whole (files.atomic_write)."""
     arrays = {}
     for name, part in splits.items():
         for attr in ("images", "labels", "sources", "hashes"):
             arrays[f"{name}.{attr}"] = getattr(part, attr)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays))
 
 
 def _load_cache(path: Path) -> tuple[dict[str, Split], dict] | None:

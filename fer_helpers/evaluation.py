@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fer_helpers import data, detection, inference, saving
+from fer_helpers import data, detection, inference
+from fer_helpers.files import atomic_write
 
 TTA_MODES = ("none", "flip", "flip+crops")
 TTA_CROP = 2  # pixels cut from each border for the crop views of test-time augmentation
@@ -132,10 +133,9 @@ def confident_mistakes(
 
 
 def save_metrics(result: dict, path: str | Path) -> Path:
-    """Write a metrics dict as JSON, creating folders."""
+    """Write a metrics dict as JSON, whole (atomic_write creates folders)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(result, indent=2)))
     return path
 
 
@@ -214,12 +214,12 @@ def _face_crop(recogniser: inference.Recogniser, path: Path, detect_faces: bool)
 def _write_evaluation(evaluated: FolderEvaluation, output_dir: Path) -> dict[str, Path]:
     """metrics.json, per_class.csv, skipped.csv and confusion_matrix.png, each written whole."""
     files = {name: output_dir / name for name in ("metrics.json", "per_class.csv", "skipped.csv", "confusion_matrix.png")}
-    saving.atomic_write(files["metrics.json"], lambda tmp: tmp.write_text(json.dumps(evaluated.result, indent=2)))
+    atomic_write(files["metrics.json"], lambda tmp: tmp.write_text(json.dumps(evaluated.result, indent=2)))
     table = pd.DataFrame(evaluated.result["per_class"]).T.rename_axis("class")
-    saving.atomic_write(files["per_class.csv"], lambda tmp: table.to_csv(tmp))
+    atomic_write(files["per_class.csv"], lambda tmp: table.to_csv(tmp))
     skipped = pd.DataFrame([vars(s) for s in evaluated.skipped_files], columns=["path", "reason"])
-    saving.atomic_write(files["skipped.csv"], lambda tmp: skipped.to_csv(tmp, index=False))
+    atomic_write(files["skipped.csv"], lambda tmp: skipped.to_csv(tmp, index=False))
     figure = confusion_heatmap(evaluated.result)
-    saving.atomic_write(files["confusion_matrix.png"], lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+    atomic_write(files["confusion_matrix.png"], lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
     plt.close(figure)
     return files

@@ -20,6 +20,7 @@ import pandas as pd
 from fer_helpers import data, lite, saving
 from fer_helpers.config import CANONICAL_CLASSES, MODEL_ENV, PROJECT_ROOT
 from fer_helpers.detection import Detector, HaarDetector, crop_faces
+from fer_helpers.files import atomic_write
 
 SHIPPED_MODEL = PROJECT_ROOT / "artifacts" / "models" / "fer_resnet" / saving.MODEL_FILE
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -175,7 +176,7 @@ def analyse_images(recogniser: Recogniser, paths: list[Path], output_dir: str | 
             continue
         faces = recogniser.detect_emotions(image)
         drawn = draw_faces(image, faces)
-        saving.atomic_write(annotated[path], lambda tmp, drawn=drawn: write_image(tmp, drawn))
+        atomic_write(annotated[path], lambda tmp, drawn=drawn: write_image(tmp, drawn))
         written.append(annotated[path])
         rows.extend(face_rows(faces, recogniser.classes, file=str(path)))
     if skipped:

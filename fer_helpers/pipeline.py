@@ -27,6 +27,7 @@ import papermill
 import yaml
 
 from fer_helpers.config import PATH_ENVS, PROJECT_ROOT, artifacts_dir
+from fer_helpers.files import atomic_write
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 RESULTS_FILE = "results.json"
@@ -93,8 +94,7 @@ def check_parameters(params: dict, chosen: list[Path]) -> None:
 def save_results(output_dir: str | Path, results: dict) -> Path:
     """Called by a notebook: write its headline results (JSON-able scalars and paths) for the pipeline."""
     path = Path(output_dir) / RESULTS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, default=str))
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(results, indent=2, default=str)))
     return path
 
 
@@ -150,15 +150,14 @@ def run_sweep(notebook_prefix: str, grid: dict[str, list], params: dict, run_dir
         scalars = {k: v for k, v in results.items() if isinstance(v, (int, float, str, bool))}
         rows.append(combo | {"status": status, "seconds": round(time.perf_counter() - started, 1)} | scalars)
     table = pd.DataFrame(rows)
-    table.to_csv(run_dir / "comparison.csv", index=False)
-    (run_dir / "comparison.txt").write_text(table.to_string(index=False))
+    atomic_write(run_dir / "comparison.csv", lambda tmp: table.to_csv(tmp, index=False))
+    atomic_write(run_dir / "comparison.txt", lambda tmp: tmp.write_text(table.to_string(index=False)))
     return table
 
 
 def _write_summary(run_dir: Path, summary: list[dict]) -> None:
-    """Write the run summary as JSON."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    """Write the run summary as JSON, whole."""
+    atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2, default=str)))
 
 
 def prepare(params: dict, out_dir: Path) -> list[Path]:

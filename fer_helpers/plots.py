@@ -11,14 +11,14 @@ import pandas as pd
 import seaborn as sns
 
 from fer_helpers.data import Dataset
+from fer_helpers.files import atomic_write
 from fer_helpers.integrity import class_counts
 
 
 def save_figure(figure: plt.Figure, path: str | Path) -> Path:
-    """Save a figure as PNG, creating folders, and return the path."""
+    """Save a figure as PNG, whole (atomic_write creates folders), and return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100, bbox_inches="tight")
+    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
     return path
 
 

@@ -1,20 +1,18 @@
 """Save and load models: .keras (primary), JSON + weights (the original design's format), metadata JSON.
 
-Every file is written to a temporary name and renamed into place, so an interrupted save never
-leaves a broken model where a good one was.
+Every file is written whole (files.atomic_write), so an interrupted save never leaves a broken model
+where a good one was.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import keras
 
 from fer_helpers import lite
+from fer_helpers.files import atomic_write
 
 MODEL_FILE = "model.keras"
 ARCHITECTURE_FILE = "model.json"
@@ -28,23 +26,6 @@ class ModelMismatchError(ValueError):
 
 class ModelLoadError(ValueError):
     """A model file that exists but cannot be read as a model; the message names it."""
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temporary file beside `path`, then rename it over `path` with the permissions a
-    plain new file gets (mkstemp's own are owner-only)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix="".join(path.suffixes))
-    os.close(handle)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def save_model(model: keras.Model, directory: str | Path, metadata: dict) -> Path:

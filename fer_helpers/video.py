@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fer_helpers import saving
 from fer_helpers.detection import TrackingDetector
+from fer_helpers.files import atomic_write
 from fer_helpers.inference import (
     ANNOTATED,
     Face,
@@ -240,10 +240,10 @@ def analyse_video(
 
 def write_timeline(table: pd.DataFrame, files: dict[str, Path], classes: list[str]) -> None:
     """The per-frame table as CSV and JSON and its timeline plot, each written whole, to the paths in `files`."""
-    saving.atomic_write(files["csv"], lambda tmp: table.to_csv(tmp, index=False))
-    saving.atomic_write(files["json"], lambda tmp: tmp.write_text(json.dumps(json.loads(table.to_json(orient="records")), indent=1)))
+    atomic_write(files["csv"], lambda tmp: table.to_csv(tmp, index=False))
+    atomic_write(files["json"], lambda tmp: tmp.write_text(json.dumps(json.loads(table.to_json(orient="records")), indent=1)))
     figure = timeline_figure(table, classes)
-    saving.atomic_write(files["timeline"], lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+    atomic_write(files["timeline"], lambda tmp: figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
     plt.close(figure)
 
 

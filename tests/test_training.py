@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_helpers import data, evaluation, lite, models, saving, training
+from fer_helpers import data, evaluation, files, lite, models, saving, training
 from fer_helpers.config import PROJECT_ROOT
 
 
@@ -140,7 +140,7 @@ def test_interrupted_save_leaves_the_good_file(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        saving.atomic_write(target, crash)
+        files.atomic_write(target, crash)
     assert target.read_bytes() == b"good model"
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
 
@@ -183,7 +183,7 @@ def test_evaluation_figures(tmp_path):
 def test_atomic_writes_get_ordinary_permissions(tmp_path):
     previous = os.umask(0o022)
     try:
-        saving.atomic_write(tmp_path / "out.csv", lambda tmp: tmp.write_text("a,b\n"))
+        files.atomic_write(tmp_path / "out.csv", lambda tmp: tmp.write_text("a,b\n"))
     finally:
         os.umask(previous)
     assert (tmp_path / "out.csv").stat().st_mode & 0o777 == 0o644
