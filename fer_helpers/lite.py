@@ -59,6 +59,7 @@ class LiteModel:
             self._interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]["index"]
+        self.num_classes = int(self._interpreter.get_output_details()[0]["shape"][-1])
         self.input_shape = tuple(int(v) for v in self._input["shape"][1:])
         self._batch = 0
         self._lock = threading.Lock()
@@ -80,8 +81,10 @@ class LiteModel:
             return self._interpreter.get_tensor(self._output).copy()
 
     def predict(self, images: np.ndarray, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
-        """Class probabilities for any number of images, `batch_size` at a time (Keras's predict, for evaluation)."""
-        return np.concatenate([self(images[start:start + batch_size]) for start in range(0, len(images), batch_size)])
+        """Class probabilities for any number of images (none gives an empty table), `batch_size` at a time
+        (Keras's predict, for evaluation)."""
+        batches = [self(images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
+        return np.concatenate(batches) if batches else np.empty((0, self.num_classes), np.float32)
 
 
 def disagreement(lite: LiteModel, model: keras.Model) -> float:

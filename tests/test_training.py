@@ -117,6 +117,8 @@ def test_save_and_load_round_trip_in_both_formats(trained, tiny, tmp_path):
         [saving.MODEL_FILE, saving.ARCHITECTURE_FILE, saving.WEIGHTS_FILE, saving.METADATA_FILE, lite.TFLITE_FILE])
     lite_copy = lite.LiteModel.from_file(tmp_path / lite.TFLITE_FILE)
     assert np.abs(lite_copy(images) - expected).max() <= lite.AGREEMENT_TOLERANCE  # quantised: close, not equal
+    np.testing.assert_allclose(lite_copy.predict(images, batch_size=3), lite_copy(images), atol=1e-6)  # in pieces
+    assert lite_copy.predict(images[:0]).shape == (0, 7)  # no faces: an empty table, not an error
 
 
 def test_mismatched_model_is_a_clear_error(trained, tiny, tmp_path):
