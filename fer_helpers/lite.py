@@ -58,8 +58,8 @@ class LiteModel:
             warnings.simplefilter("ignore", UserWarning)
             self._interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
         self._input = self._interpreter.get_input_details()[0]
-        self._output = self._interpreter.get_output_details()[0]["index"]
-        self.num_classes = int(self._interpreter.get_output_details()[0]["shape"][-1])
+        output = self._interpreter.get_output_details()[0]
+        self._output, self.num_classes = output["index"], int(output["shape"][-1])
         self.input_shape = tuple(int(v) for v in self._input["shape"][1:])
         self._batch = 0
         self._lock = threading.Lock()
