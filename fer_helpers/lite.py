@@ -84,7 +84,7 @@ class LiteModel:
         """Class probabilities for any number of images (none gives an empty table), `batch_size` at a time
         (Keras's predict, for evaluation)."""
         batches = [self(images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
-        return np.concatenate(batches) if batches else np.empty((0, self.num_classes), np.float32)
+        return np.concatenate([np.empty((0, self.num_classes), np.float32), *batches])
 
 
 def disagreement(lite: LiteModel, model: keras.Model) -> float:
