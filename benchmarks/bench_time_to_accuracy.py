@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 THRESHOLDS = (0.55, 0.60, 0.6555, 0.70)
-TRAINING_PARAMETERS = ("epochs", "batch_size", "learning_rate", "schedule", "augment", "erasing", "mixup", "patience",
+TRAINING_PARAMETERS = ("epochs", "batch_size", "learning_rate", "schedule", "augment", "augment_on", "erasing", "mixup", "patience",
                        "precision")
 PLOT = DOC.parent / "time_to_accuracy.png"
 

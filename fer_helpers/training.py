@@ -15,9 +15,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
-from keras import layers
 
-from fer_helpers import profiling, saving
+from fer_helpers import augmentation, profiling, saving
 from fer_helpers.config import SEED
 from fer_helpers.data import Dataset
 from fer_helpers.models import build_model, networks
@@ -30,7 +29,6 @@ SCHEDULES = ("cosine", "plateau", "seed_plateau", "constant")
 STRATEGIES = ("single", "mirrored", "multiworker")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # CPU features that make bfloat16 training faster, not emulated
-ERASED_AREA = (0.02, 0.25)  # share of the face a random-erasing patch covers
 
 
 @dataclass
@@ -43,28 +41,16 @@ class TrainResult:
     seconds: float
 
 
-def augmentation(seed: int = SEED, erasing: float = 0.0) -> keras.Sequential:
-    """Random flip, small rotation, shift, zoom and contrast, and random erasing of a patch (`erasing`: Keras's
-    factor, about half that share of faces get a patch of 2-25% of the face); active in training only."""
-    steps = [
-        layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomRotation(0.04, fill_mode="nearest", seed=seed),
-        layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed),
-        layers.RandomZoom(0.1, fill_mode="nearest", seed=seed),
-        layers.RandomContrast(0.3, seed=seed),
-    ]
-    if erasing:
-        steps.append(layers.RandomErasing(factor=erasing, scale=ERASED_AREA, value_range=(0, 1), seed=seed))
-    return keras.Sequential(steps, name="augmentation")
-
-
-class MixupBatches(keras.utils.PyDataset):
-    """Shuffled training batches with mixup (Zhang et al. 2018): each face blended with another of the batch by a
+class TrainingBatches(keras.utils.PyDataset):
+    """Shuffled training batches; with `augment`, each face augmented on the host (augmentation.augment_batch, with
+    `erasing`); with mixup's `alpha` (Zhang et al. 2018), each face then blended with another of the batch by a
     Beta(alpha, alpha) weight, and their one-hot labels blended by the same weight."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, alpha: float, seed: int) -> None:
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, alpha: float, seed: int,
+                 augment: bool = False, erasing: float = 0.0) -> None:
         super().__init__()
         self.images, self.labels, self.batch_size, self.alpha = images, labels, batch_size, alpha
+        self.augment, self.erasing = augment, erasing
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(labels))
 
@@ -74,6 +60,10 @@ class MixupBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         picked = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         images, labels = self.images[picked].astype("float32"), self.labels[picked]
+        if self.augment:
+            images = augmentation.augment_batch(images, self.rng, self.erasing)
+        if not self.alpha:
+            return images, labels
         weight = self.rng.beta(self.alpha, self.alpha, size=len(picked)).astype("float32")
         partner = self.rng.permutation(len(picked))
         mixed = weight[:, None, None, None] * images + (1 - weight[:, None, None, None]) * images[partner]
@@ -237,6 +227,7 @@ def train(
     learning_rate: float | None = None,
     schedule: str = "cosine",
     augment: bool = True,
+    augment_on: str = "model",
     erasing: float = 0.0,
     mixup: float = 0.0,
     class_weights: dict[int, float] | None = None,
@@ -251,7 +242,8 @@ def train(
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> TrainResult:
     """Train on dataset's train split, select on val; resumes from the last finished epoch in output_dir.
-    `model_options` go to the architecture (e.g. fer_resnet's widths and blocks); `erasing` is random erasing's
+    `model_options` go to the architecture (e.g. fer_resnet's widths and blocks); `augment_on` places augmentation
+    in the model's Keras layers ("model") or in numpy on the host ("host": for JAX on a GPU); `erasing` is random erasing's
     factor and `mixup` the Beta alpha of mixup (0: off); `targets` replace the train split's one-hot labels
     (distillation: see teacher_targets); `patience` epochs without a better val_accuracy stop
     the run (0: the schedule runs to its end). `seed` seeds weights, augmentation and shuffles (the dataset's
@@ -264,10 +256,13 @@ def train(
     if strategy != "single":
         x_train, y_train = whole_batches(x_train, y_train, batch_size, seed)
         x_val, y_val = whole_batches(x_val, y_val, batch_size, seed)
-    if mixup and (class_weights or strategy != "single"):
-        raise ValueError("mixup works with single-device training and no class weights")
+    if augment_on not in augmentation.PLACES:
+        raise ValueError(f"Unknown augment_on {augment_on!r}; choose one of {augmentation.PLACES}")
+    on_host = augment and augment_on == "host"
+    if (mixup or on_host) and (class_weights or strategy != "single"):
+        raise ValueError("mixup and host augmentation work with single-device training and no class weights")
     build = lambda: build_model(architecture, dataset.num_classes,  # noqa: E731
-                                augmentation=augmentation(seed, erasing) if augment else None,
+                                augmentation=augmentation.keras_layers(seed, erasing) if augment and not on_host else None,
                                 **(model_options or {}))
     with distribution_scope(strategy), dtype_policy(resolve_precision(precision)):
         model = build()
@@ -276,7 +271,7 @@ def train(
     y_fit = keras.utils.to_categorical(y_train, dataset.num_classes) if targets is None else targets
     if y_fit.shape != (len(y_train), dataset.num_classes):
         raise ValueError(f"targets must be {(len(y_train), dataset.num_classes)}, one row per train image, not {y_fit.shape}")
-    feed = (dict(x=MixupBatches(x_train, y_fit, batch_size, mixup, seed)) if mixup
+    feed = (dict(x=TrainingBatches(x_train, y_fit, batch_size, mixup, seed, augment=on_host, erasing=erasing)) if mixup or on_host
             else dict(x=x_train, y=y_fit, batch_size=batch_size, class_weight=class_weights, shuffle=True))
     model.fit(
         **feed,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from fer_helpers import data, models, profiling, training
+from fer_helpers import augmentation, data, models, profiling, training
 
 
 @pytest.mark.parametrize("name", sorted(models.ARCHITECTURES))
@@ -91,7 +91,7 @@ def test_ours_ignores_image_contrast(fer_dir):
 
 def test_a_saved_model_loads_in_a_fresh_process_without_this_package(fer_dir, tmp_path):
     faces = data.load_dataset(fer_dir, limit_per_class=2).arrays("test")[0]
-    model = models.build_model("fer_resnet", 7, augmentation=training.augmentation())
+    model = models.build_model("fer_resnet", 7, augmentation=augmentation.keras_layers())
     model.save(tmp_path / "model.keras")
     np.save(tmp_path / "faces.npy", faces)
     script = ("import sys, keras, numpy as np; m = keras.models.load_model(sys.argv[1]); "
