@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import math
 import shlex
 import sys
@@ -19,11 +21,13 @@ import pandas as pd
 from fer_helpers import augmentation, profiling, saving
 from fer_helpers.config import SEED
 from fer_helpers.data import Dataset
+from fer_helpers.files import atomic_write
 from fer_helpers.models import build_model, networks
 
 BEST_FILE = "best.keras"
 HISTORY_FILE = "history.csv"
 BACKUP_DIR = "backup"
+RUN_FILE = "run.json"  # a run's settings, and whether it finished: resuming or rerunning it needs the same settings
 SEED_PLATEAU = {"monitor": "val_loss", "factor": 0.1, "patience": 2, "min_lr": 1e-5}  # the original design
 SCHEDULES = ("cosine", "plateau", "seed_plateau", "constant")
 STRATEGIES = ("single", "mirrored", "multiworker")
@@ -241,7 +245,8 @@ def train(
     live_plot: bool = False,
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> TrainResult:
-    """Train on dataset's train split, select on val; resumes from the last finished epoch in output_dir.
+    """Train on dataset's train split, select on val; resumes from the last finished epoch in output_dir, reuses a
+    finished run there without training, and refuses a folder that holds a run with other settings.
     `model_options` go to the architecture (e.g. fer_resnet's widths and blocks); `augment_on` places augmentation
     in the model's Keras layers ("model") or in numpy on the host ("host": for JAX on a GPU); `erasing` is random erasing's
     factor and `mixup` the Beta alpha of mixup (0: off); `targets` replace the train split's one-hot labels
@@ -271,19 +276,57 @@ def train(
     y_fit = keras.utils.to_categorical(y_train, dataset.num_classes) if targets is None else targets
     if y_fit.shape != (len(y_train), dataset.num_classes):
         raise ValueError(f"targets must be {(len(y_train), dataset.num_classes)}, one row per train image, not {y_fit.shape}")
-    feed = (dict(x=TrainingBatches(x_train, y_fit, batch_size, mixup, seed, augment=on_host, erasing=erasing)) if mixup or on_host
-            else dict(x=x_train, y=y_fit, batch_size=batch_size, class_weight=class_weights, shuffle=True))
-    model.fit(
-        **feed,
-        validation_data=(x_val, keras.utils.to_categorical(y_val, dataset.num_classes)),
-        epochs=epochs,
-        callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot) + (extra_callbacks or []),
-        verbose=2,
-    )
+    settings = {"architecture": architecture, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                "schedule": schedule, "augment": augment, "augment_on": augment_on, "erasing": erasing, "mixup": mixup,
+                "class_weights": class_weights, "seed": seed, "patience": patience, "strategy": strategy,
+                "precision": precision, "model_options": model_options, "data": dataset.fingerprint,
+                "train_labels": _digest(y_train), "targets": None if targets is None else _digest(targets)}
+    if claim_output_dir(output_dir, settings):
+        print(f"{output_dir} holds this run, finished: its best checkpoint is used, nothing is trained")
+    else:
+        feed = (dict(x=TrainingBatches(x_train, y_fit, batch_size, mixup, seed, augment=on_host, erasing=erasing))
+                if mixup or on_host else dict(x=x_train, y=y_fit, batch_size=batch_size, class_weight=class_weights, shuffle=True))
+        model.fit(
+            **feed,
+            validation_data=(x_val, keras.utils.to_categorical(y_val, dataset.num_classes)),
+            epochs=epochs,
+            callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot) + (extra_callbacks or []),
+            verbose=2,
+        )
+        _record_run(output_dir, settings, finished=True)
     history = pd.read_csv(output_dir / HISTORY_FILE)
     seconds = float(history["elapsed_seconds"].max()) if len(history) else 0.0  # EpochClock's: resumes included
     best = keras.models.load_model(output_dir / BEST_FILE) if (output_dir / BEST_FILE).exists() else model
     return TrainResult(as_float32(best, build), history, output_dir, seconds)
+
+
+def claim_output_dir(output_dir: Path, settings: dict) -> bool:
+    """Record a new run's settings in output_dir, or check them against the run already there (a resume or a
+    rerun must not mix two runs in one history); True when that run has finished."""
+    settings = json.loads(json.dumps(settings, default=str))  # as JSON stores them: lists for tuples, string keys
+    path = output_dir / RUN_FILE
+    if not path.exists():
+        _record_run(output_dir, settings, finished=False)
+        return False
+    recorded = json.loads(path.read_text())
+    differ = [key for key in sorted(settings.keys() | recorded["settings"].keys())
+              if settings.get(key) != recorded["settings"].get(key)]
+    if differ:
+        detail = "; ".join(f"{key} {recorded['settings'].get(key)!r} there, {settings.get(key)!r} now" for key in differ)
+        raise ValueError(f"{output_dir} holds another run ({detail}): give the same settings to resume or reuse it, "
+                         "or another output folder")
+    return bool(recorded["finished"])
+
+
+def _record_run(output_dir: Path, settings: dict, finished: bool) -> None:
+    """Write output_dir's run file whole."""
+    text = json.dumps({"settings": settings, "finished": finished}, indent=2)
+    atomic_write(output_dir / RUN_FILE, lambda tmp: tmp.write_text(text))
+
+
+def _digest(array: np.ndarray) -> str:
+    """A short fingerprint of an array's values."""
+    return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
 
 
 def teacher_targets(teachers: list[keras.Model], dataset: Dataset, teacher_weight: float) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import cv2
@@ -17,9 +18,11 @@ CI_PARAMS = yaml.safe_load((TESTS_DIR / "ci_params.yml").read_text())
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Write small-parameter copies of every notebook into tests/nbval/ for nbval to execute."""
+    """Write small-parameter copies of every notebook into a fresh tests/nbval/ for nbval to execute (fresh, so
+    notebook 03 trains each time rather than reusing the run an earlier session finished there)."""
     from fer_helpers.pipeline import pin_paths, prepare
 
+    shutil.rmtree(NBVAL_DIR, ignore_errors=True)
     pin_paths()
     os.environ.setdefault("FER_ARTIFACTS_DIR", str(TESTS_DIR.parent / "artifacts" / "test-runs"))
     prepare(CI_PARAMS, NBVAL_DIR)

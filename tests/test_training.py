@@ -62,7 +62,7 @@ RESUME_SCRIPT = """
 """
 
 
-def test_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
+def test_killed_run_resumes_from_its_last_finished_epoch_and_a_finished_one_is_reused(tmp_path, fer_dir):
     killed = run_python(RESUME_SCRIPT, {"KILL": "1", "OUT": str(tmp_path)})
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert [line for line in killed.stdout.splitlines() if line.startswith("EPOCH")] == ["EPOCH 0", "EPOCH 1"]
@@ -74,6 +74,11 @@ def test_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     seconds = float(resumed.stdout.split("SECONDS")[1].split()[0])  # the whole training time, the killed part included
     assert seconds == history["elapsed_seconds"].max() and history["elapsed_seconds"].is_monotonic_increasing
     assert not (tmp_path / training.BACKUP_DIR).exists()  # removed once training finished
+    dataset = data.load_dataset(fer_dir, limit_per_class=5)
+    again = training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)  # a rerun, e.g. "Run all" again
+    assert again.history.equals(history) and again.seconds == seconds, "a finished run must be reused, not trained again"
+    with pytest.raises(ValueError, match=r"holds another run \(epochs 4 there, 6 now\)"):
+        training.train(dataset, epochs=6, batch_size=16, output_dir=tmp_path)
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
