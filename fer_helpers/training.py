@@ -367,6 +367,17 @@ def class_names_metadata(dataset: Dataset, architecture: str, **extra) -> dict:
     }
 
 
+ENSEMBLE_FIGURES = ("ensemble_members", "val_accuracy", "test_accuracy", "test_macro_f1", "tta_test_accuracy",
+                    "tflite_test_accuracy")
+
+
+def network_metadata(metadata: dict, command: str, val_accuracy: float) -> dict:
+    """Metadata for a run's own network saved beside its ensemble: the run's, less the ensemble's members and figures,
+    with the command that trains this network alone and its own validation accuracy (its test split is not read)."""
+    return ({key: value for key, value in metadata.items() if key not in ENSEMBLE_FIGURES}
+            | {"command": command, "val_accuracy": val_accuracy, "ensemble_members": []})
+
+
 def check_ensemble_member(metadata: dict, dataset: Dataset, split_seed: int, path: str | Path) -> None:
     """Refuse a member trained on other data or another validation split: the ensemble's validation score would
     then include faces that member trained on."""

@@ -47,6 +47,14 @@ def test_smoke_training_through_papermill_saves_a_float32_model_with_honest_meta
     own = evaluation.predict_probabilities(ensemble.get_layer("member_0"), faces)
     np.testing.assert_allclose(evaluation.predict_probabilities(ensemble, faces),
                                (own + evaluation.predict_probabilities(model, faces)) / 2, atol=1e-6)
+    network, network_metadata = saving.load_model(tmp_path / "second" / "03_training" / "network" / "model.keras")
+    np.testing.assert_allclose(evaluation.predict_probabilities(network, faces), own, atol=1e-6)  # the run's network alone
+    assert network_metadata["command"] == ensemble_metadata["command"].replace(
+        f"-p {shlex.quote('ensemble_with=' + json.dumps([results['model_path']]))}", "-p 'ensemble_with=[]'")
+    assert network_metadata["ensemble_members"] == [] and "test_accuracy" not in network_metadata
+    x_val, y_val = data.load_dataset(limit_per_class=CI_PARAMS["limit_per_class"]).arrays("val")
+    own_val = evaluation.metrics(y_val, evaluation.predict_probabilities(network, x_val), ensemble_metadata["classes"])
+    assert network_metadata["val_accuracy"] == own_val["accuracy"]
     card = saving.model_card(metrics, ensemble_metadata)
     assert f"Its TFLite copy (what the recogniser runs), one plain pass per face: {metrics['tflite']['accuracy']:.2%}" in card
     assert f"Ensemble: the mean of the class probabilities of that run's model and 1 earlier model(s), made by: `{metadata['command']}`" in card
