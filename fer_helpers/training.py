@@ -308,14 +308,25 @@ def claim_output_dir(output_dir: Path, settings: dict) -> bool:
     if not path.exists():
         _record_run(output_dir, settings, finished=False)
         return False
-    recorded = json.loads(path.read_text())
-    differ = [key for key in sorted(settings.keys() | recorded["settings"].keys())
-              if settings.get(key) != recorded["settings"].get(key)]
+    recorded, finished = _read_run(path)
+    differ = [key for key in sorted(settings.keys() | recorded.keys()) if settings.get(key) != recorded.get(key)]
     if differ:
-        detail = "; ".join(f"{key} {recorded['settings'].get(key)!r} there, {settings.get(key)!r} now" for key in differ)
+        detail = "; ".join(f"{key} {recorded.get(key)!r} there, {settings.get(key)!r} now" for key in differ)
         raise ValueError(f"{output_dir} holds another run ({detail}): give the same settings to resume or reuse it, "
                          "or another output folder")
-    return bool(recorded["finished"])
+    return finished
+
+
+def _read_run(path: Path) -> tuple[dict, bool]:
+    """A run file's settings and whether its run finished; anything else there is a clear error."""
+    try:
+        recorded = json.loads(path.read_text())
+        settings, finished = dict(recorded["settings"].items()), recorded["finished"]
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, AttributeError):
+        settings, finished = {}, None
+    if finished not in (True, False):
+        raise ValueError(f"{path} is not a run file as training writes it: remove it, or give another output folder")
+    return settings, finished
 
 
 def _record_run(output_dir: Path, settings: dict, finished: bool) -> None:

@@ -79,6 +79,10 @@ def test_killed_run_resumes_from_its_last_finished_epoch_and_a_finished_one_is_r
     assert again.history.equals(history) and again.seconds == seconds, "a finished run must be reused, not trained again"
     with pytest.raises(ValueError, match=r"holds another run \(epochs 4 there, 6 now\)"):
         training.train(dataset, epochs=6, batch_size=16, output_dir=tmp_path)
+    for damaged in ("{not json", '{"settings": []}', "[]"):
+        (tmp_path / training.RUN_FILE).write_text(damaged)
+        with pytest.raises(ValueError, match="is not a run file as training writes it"):
+            training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
