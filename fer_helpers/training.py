@@ -306,6 +306,9 @@ def claim_output_dir(output_dir: Path, settings: dict) -> bool:
     settings = json.loads(json.dumps(settings, default=str))  # as JSON stores them: lists for tuples, string keys
     path = output_dir / RUN_FILE
     if not path.exists():
+        if len(_earlier_run(output_dir / HISTORY_FILE)) and not (output_dir / BACKUP_DIR).exists():
+            raise ValueError(f"{output_dir} holds a finished run saved before runs recorded their settings: "
+                             "give another output folder (or remove that one to train there again)")
         _record_run(output_dir, settings, finished=False)
         return False
     recorded, finished = _read_run(path)

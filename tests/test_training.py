@@ -79,6 +79,9 @@ def test_killed_run_resumes_from_its_last_finished_epoch_and_a_finished_one_is_r
     assert again.history.equals(history) and again.seconds == seconds, "a finished run must be reused, not trained again"
     with pytest.raises(ValueError, match=r"holds another run \(epochs 4 there, 6 now\)"):
         training.train(dataset, epochs=6, batch_size=16, output_dir=tmp_path)
+    (tmp_path / training.RUN_FILE).unlink()  # as a run finished by an earlier version left its folder
+    with pytest.raises(ValueError, match="holds a finished run saved before runs recorded their settings"):
+        training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)
     for damaged in ("{not json", '{"settings": []}', "[]"):
         (tmp_path / training.RUN_FILE).write_text(damaged)
         with pytest.raises(ValueError, match="is not a run file as training writes it"):
