@@ -43,6 +43,8 @@ class TrainResult:
     history: pd.DataFrame
     output_dir: Path
     seconds: float
+    hardware: str  # what it trained on (recorded in its run file: a reused run may have trained elsewhere)
+    precision: str
 
 
 class TrainingBatches(keras.utils.PyDataset):
@@ -281,7 +283,9 @@ def train(
                 "class_weights": class_weights, "seed": seed, "patience": patience, "strategy": strategy,
                 "precision": precision, "model_options": model_options, "data": dataset.fingerprint,
                 "train_labels": _digest(y_train), "targets": None if targets is None else _digest(targets)}
-    if claim_output_dir(output_dir, settings):
+    machine = {"hardware": profiling.hardware(), "precision": resolve_precision(precision)}
+    finished, machines = claim_output_dir(output_dir, settings, machine)
+    if finished:
         print(f"{output_dir} holds this run, finished: its best checkpoint is used, nothing is trained")
     else:
         feed = (dict(x=TrainingBatches(x_train, y_fit, batch_size, mixup, seed, augment=on_host, erasing=erasing))
@@ -293,49 +297,58 @@ def train(
             callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot) + (extra_callbacks or []),
             verbose=2,
         )
-        _record_run(output_dir, settings, finished=True)
+        _record_run(output_dir, settings, True, machines)
     history = pd.read_csv(output_dir / HISTORY_FILE)
     seconds = float(history["elapsed_seconds"].max()) if len(history) else 0.0  # EpochClock's: resumes included
     best = keras.models.load_model(output_dir / BEST_FILE) if (output_dir / BEST_FILE).exists() else model
-    return TrainResult(as_float32(best, build), history, output_dir, seconds)
+    return TrainResult(as_float32(best, build), history, output_dir, seconds, _joined(machines, "hardware"),
+                       _joined(machines, "precision"))
 
 
-def claim_output_dir(output_dir: Path, settings: dict) -> bool:
-    """Record a new run's settings in output_dir, or check them against the run already there (a resume or a
-    rerun must not mix two runs in one history); True when that run has finished."""
+def claim_output_dir(output_dir: Path, settings: dict, machine: dict) -> tuple[bool, list[dict]]:
+    """Record a new run's settings and machine in output_dir, or check them against the run already there (a resume
+    or a rerun must not mix two runs in one history); whether that run has finished, and the machines it trained on."""
     settings = json.loads(json.dumps(settings, default=str))  # as JSON stores them: lists for tuples, string keys
     path = output_dir / RUN_FILE
-    if not path.exists():
-        if len(_earlier_run(output_dir / HISTORY_FILE)) and not (output_dir / BACKUP_DIR).exists():
-            raise ValueError(f"{output_dir} holds a finished run saved before runs recorded their settings: "
-                             "give another output folder (or remove that one to train there again)")
-        _record_run(output_dir, settings, finished=False)
-        return False
-    recorded, finished = _read_run(path)
-    differ = [key for key in sorted(settings.keys() | recorded.keys()) if settings.get(key) != recorded.get(key)]
-    if differ:
-        detail = "; ".join(f"{key} {recorded.get(key)!r} there, {settings.get(key)!r} now" for key in differ)
-        raise ValueError(f"{output_dir} holds another run ({detail}): give the same settings to resume or reuse it, "
-                         "or another output folder")
-    return finished
+    finished, machines = False, []
+    if path.exists():
+        recorded, finished, machines = _read_run(path)
+        differ = [key for key in sorted(settings.keys() | recorded.keys()) if settings.get(key) != recorded.get(key)]
+        if differ:
+            detail = "; ".join(f"{key} {recorded.get(key)!r} there, {settings.get(key)!r} now" for key in differ)
+            raise ValueError(f"{output_dir} holds another run ({detail}): give the same settings to resume or reuse it, "
+                             "or another output folder")
+    elif len(_earlier_run(output_dir / HISTORY_FILE)) and not (output_dir / BACKUP_DIR).exists():
+        raise ValueError(f"{output_dir} holds a finished run saved before runs recorded their settings: "
+                         "give another output folder (or remove that one to train there again)")
+    if not finished and machine not in machines:
+        machines = [*machines, machine]
+        _record_run(output_dir, settings, False, machines)
+    return finished, machines
 
 
-def _read_run(path: Path) -> tuple[dict, bool]:
-    """A run file's settings and whether its run finished; anything else there is a clear error."""
+def _read_run(path: Path) -> tuple[dict, bool, list[dict]]:
+    """A run file's settings, whether its run finished and the machines it trained on; anything else is a clear error."""
     try:
         recorded = json.loads(path.read_text())
         settings, finished = dict(recorded["settings"].items()), recorded["finished"]
+        machines = [{"hardware": str(m["hardware"]), "precision": str(m["precision"])} for m in recorded["trained_on"]]
     except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, AttributeError):
-        settings, finished = {}, None
-    if finished not in (True, False):
+        settings, finished, machines = {}, None, []
+    if finished not in (True, False) or not machines:
         raise ValueError(f"{path} is not a run file as training writes it: remove it, or give another output folder")
-    return settings, finished
+    return settings, finished, machines
 
 
-def _record_run(output_dir: Path, settings: dict, finished: bool) -> None:
+def _record_run(output_dir: Path, settings: dict, finished: bool, machines: list[dict]) -> None:
     """Write output_dir's run file whole."""
-    text = json.dumps({"settings": settings, "finished": finished}, indent=2)
+    text = json.dumps({"settings": settings, "finished": finished, "trained_on": machines}, indent=2)
     atomic_write(output_dir / RUN_FILE, lambda tmp: tmp.write_text(text))
+
+
+def _joined(machines: list[dict], key: str) -> str:
+    """One field of the machines a run trained on, each value once, in order ('A + B' for a run resumed elsewhere)."""
+    return " + ".join(dict.fromkeys(machine[key] for machine in machines))
 
 
 def _digest(array: np.ndarray) -> str:

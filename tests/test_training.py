@@ -1,5 +1,6 @@
 """Training, resume after a kill, multi-device, saving both formats, and evaluation numbers."""
 
+import json
 import os
 import subprocess
 import sys
@@ -77,12 +78,19 @@ def test_killed_run_resumes_from_its_last_finished_epoch_and_a_finished_one_is_r
     dataset = data.load_dataset(fer_dir, limit_per_class=5)
     again = training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)  # a rerun, e.g. "Run all" again
     assert again.history.equals(history) and again.seconds == seconds, "a finished run must be reused, not trained again"
+    run_file = json.loads((tmp_path / training.RUN_FILE).read_text())
+    assert run_file["trained_on"] == [{"hardware": again.hardware, "precision": training.resolve_precision("auto")}]
+    assert "cores" in again.hardware and run_file["finished"] is True
+    elsewhere = [{"hardware": "NVIDIA H200, 16 cores", "precision": "mixed_bfloat16"}]  # as if it trained on another machine
+    (tmp_path / training.RUN_FILE).write_text(json.dumps(run_file | {"trained_on": elsewhere}))
+    moved = training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)
+    assert (moved.hardware, moved.precision) == ("NVIDIA H200, 16 cores", "mixed_bfloat16")  # the run's, not this machine's
     with pytest.raises(ValueError, match=r"holds another run \(epochs 4 there, 6 now\)"):
         training.train(dataset, epochs=6, batch_size=16, output_dir=tmp_path)
     (tmp_path / training.RUN_FILE).unlink()  # as a run finished by an earlier version left its folder
     with pytest.raises(ValueError, match="holds a finished run saved before runs recorded their settings"):
         training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)
-    for damaged in ("{not json", '{"settings": []}', "[]"):
+    for damaged in ("{not json", '{"settings": []}', "[]", json.dumps(run_file | {"trained_on": []})):
         (tmp_path / training.RUN_FILE).write_text(damaged)
         with pytest.raises(ValueError, match="is not a run file as training writes it"):
             training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)
