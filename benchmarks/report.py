@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from fer_helpers.files import atomic_write
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 HEADER = "# Benchmarks\n\nWritten by the scripts in `benchmarks/`; each section says how to regenerate it.\n"
 
@@ -26,8 +28,7 @@ def write_section(name: str, markdown: str) -> None:
     block = f"<!-- {name} -->\n{markdown.strip()}\n<!-- /{name} -->"
     pattern = re.compile(rf"<!-- {re.escape(name)} -->.*?<!-- /{re.escape(name)} -->", re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text)
+    atomic_write(DOC, lambda tmp: tmp.write_text(text))
 
 
 def cell(value: object) -> str:

@@ -312,7 +312,7 @@ def claim_output_dir(output_dir: Path, settings: dict, machine: dict) -> tuple[b
     path = output_dir / RUN_FILE
     finished, machines = False, []
     if path.exists():
-        recorded, finished, machines = _read_run(path)
+        recorded, finished, machines = read_run(path)
         differ = [key for key in sorted(settings.keys() | recorded.keys()) if settings.get(key) != recorded.get(key)]
         if differ:
             detail = "; ".join(f"{key} {recorded.get(key)!r} there, {settings.get(key)!r} now" for key in differ)
@@ -327,7 +327,7 @@ def claim_output_dir(output_dir: Path, settings: dict, machine: dict) -> tuple[b
     return finished, machines
 
 
-def _read_run(path: Path) -> tuple[dict, bool, list[dict]]:
+def read_run(path: Path) -> tuple[dict, bool, list[dict]]:
     """A run file's settings, whether its run finished and the machines it trained on; anything else is a clear error."""
     try:
         recorded = json.loads(path.read_text())
