@@ -5,7 +5,6 @@
 
 import argparse
 import os
-import platform
 import tempfile
 
 import numpy as np
@@ -32,7 +31,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     os.environ["FER_CACHE_DIR"] = tempfile.mkdtemp(prefix="fer-bench-cache-")
-    from fer_helpers import data
+    from fer_helpers import data, profiling
 
     root = str(data.resolve_data_dir())
     images = sum(len(p) for p in data.load_dataset(root, use_cache=False).splits.values())
@@ -50,7 +49,7 @@ def main() -> None:
 ## Data loading (`benchmarks/bench_data.py`)
 
 All {images:,} FER2013 images (train + test) to 48x48 grayscale arrays; median of {args.repeats} runs
-on {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), side by side in one run.
+on {profiling.hardware()}, side by side in one run.
 Targets: decode under 20 s, cached reload under 2 s.
 
 | loader | median seconds | speed vs Keras |

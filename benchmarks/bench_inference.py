@@ -10,7 +10,6 @@ import argparse
 import copy
 import logging
 import os
-import platform
 import statistics
 import tempfile
 from pathlib import Path
@@ -21,7 +20,16 @@ import pandas as pd
 from peers import fer_preprocess, import_fer, original_loop
 from report import markdown_table, median_seconds, write_section
 
-from fer_helpers import config, data, detection, inference, models, synthetic, video
+from fer_helpers import (
+    config,
+    data,
+    detection,
+    inference,
+    models,
+    profiling,
+    synthetic,
+    video,
+)
 
 FOUND_IOU = 0.5
 OURS = "ours"  # prefix of our rows
@@ -147,7 +155,7 @@ def main() -> None:
 
 {args.frames} frames of 640x480 (real FER2013 test faces, upscaled, moving; decoding excluded), each
 pipeline end to end: detect, classify, draw (the `fer` package: `detect_emotions`, no drawing).
-Median of {args.repeats} interleaved passes on {os.cpu_count()} CPU cores ({platform.machine()}); the original loop uses the
+Median of {args.repeats} interleaved passes on {profiling.hardware()}; the original loop uses the
 seed CNN's architecture. `found`: share of the placed faces a pipeline's boxes overlap at IoU >= {FOUND_IOU}.
 Ours classifies with the shipped model ({len(models.networks(recogniser.model))} network(s)) through its quantised TFLite copy
 (`Recogniser.runtime`: {recogniser.runtime}). With tracking,

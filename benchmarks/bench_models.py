@@ -4,15 +4,13 @@ Writes the table to docs/benchmarks.md and one model card per architecture to do
     python benchmarks/bench_models.py
 """
 
-import os
-import platform
 from pathlib import Path
 
 from report import cell, markdown_table, write_section
 
 from fer_helpers.files import atomic_write
 from fer_helpers.models import ARCHITECTURES
-from fer_helpers.profiling import compare
+from fer_helpers.profiling import compare, hardware
 
 CARDS = Path(__file__).resolve().parent.parent / "docs" / "model_cards"
 
@@ -27,7 +25,7 @@ def card_markdown(name: str, row: dict, machine: str) -> str:
 
 def main() -> None:
     """Measure every registered architecture in one run and write the results."""
-    machine = f"{os.cpu_count()} CPU cores ({platform.machine()})"
+    machine = hardware()
     table = compare(list(ARCHITECTURES))
     seed = table.loc["seed_cnn"]
     table["training_speed_vs_seed"] = (table["training_images_per_s"] / seed["training_images_per_s"]).round(2)

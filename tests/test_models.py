@@ -1,8 +1,10 @@
 """Architectures: shapes, the seed CNN's exact design, learning on real faces, multiply-adds, diagrams."""
 
 import os
+import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -117,6 +119,18 @@ def test_mixed_precision_training_gives_back_a_float32_model(fer_dir):
     assert training.resolve_precision("auto") in ("float32", "mixed_bfloat16")
     with pytest.raises(ValueError, match="precision"):
         training.resolve_precision("float8")
+
+
+def test_hardware_line_names_the_best_vector_extension_and_auto_precision_follows_the_cpu():
+    flags = profiling.cpu_flags()
+    if platform.machine() == "x86_64" and Path("/proc/cpuinfo").exists():
+        assert {"sse2", "fpu"} <= flags  # every x86-64 CPU has these: the flags line was read
+    best = next((label for flag, label in profiling.VECTOR_EXTENSIONS if flag in flags), None)
+    cpu, gpu = profiling.hardware().split("; ", 1)
+    assert cpu.endswith(f" cores, {best}") if best else cpu.endswith(" cores")
+    if gpu == "no GPU":
+        native = bool(flags & set(training.BF16_CPU_FLAGS))
+        assert training.resolve_precision("auto") == ("mixed_bfloat16" if native else "float32")
 
 
 def test_average_ensemble_is_the_mean_of_its_members_in_every_saved_format(fer_dir, tmp_path):
