@@ -12,7 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_helpers import data, evaluation, files, lite, models, saving, training
+from fer_helpers import (
+    data,
+    evaluation,
+    files,
+    lite,
+    models,
+    profiling,
+    saving,
+    training,
+)
 from fer_helpers.config import PROJECT_ROOT
 
 
@@ -70,6 +79,10 @@ def test_killed_run_resumes_from_its_last_finished_epoch_and_a_finished_one_is_r
     resumed = run_python(RESUME_SCRIPT, {"KILL": "0", "OUT": str(tmp_path)})
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert [line for line in resumed.stdout.splitlines() if line.startswith("EPOCH")] == ["EPOCH 2", "EPOCH 3"]
+    paces = [line for run in (killed, resumed) for line in run.stdout.splitlines() if "at that pace" in line]
+    assert [pace.split(":")[0].split(" took ")[0] for pace in paces] == ["Epoch 1", "Epoch 3"]  # each process's first
+    assert "the 3 epochs left would take about" in paces[0] and "the 1 epoch left would take about" in paces[1]
+    assert all(profiling.hardware() in pace for pace in paces)
     history = pd.read_csv(tmp_path / training.HISTORY_FILE)
     assert history["epoch"].tolist() == [0, 1, 2, 3]
     seconds = float(resumed.stdout.split("SECONDS")[1].split()[0])  # the whole training time, the killed part included
@@ -287,3 +300,10 @@ def test_distillation_targets_blend_the_teachers_answers_with_the_labels(trained
     assert np.isfinite(run.history["loss"]).all()
     with pytest.raises(ValueError, match="one row per train image"):
         training.train(tiny, **small, targets=one_hot[:5], output_dir=tmp_path / "refused")
+
+
+def test_pace_note_reads_like_a_person_would_say_it():
+    assert [training.duration(s) for s in (40, 720, 7.4 * 3600)] == ["40 s", "12 min", "7.4 h"]
+    note = training.pace_note(0, 442, 59)  # a default-recipe epoch measured on a 2-core AVX2 CPU, float32
+    assert note.startswith("Epoch 1 took 7 min on ") and "the 59 epochs left would take about 7.2 h" in note
+    assert training.pace_note(59, 442, 0).endswith(f"on {profiling.hardware()}.")
