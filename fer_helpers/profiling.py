@@ -23,13 +23,10 @@ VECTOR_EXTENSIONS = (("amx_bf16", "AMX BF16"), ("avx512_bf16", "AVX-512 BF16"), 
 def hardware() -> str:
     """What this process runs on, measured: CPU model, usable cores and best vector extension, and the GPUs the backend
     sees. The extension matters: a 2-core CPU without AVX-512 BF16 trains several times slower than one with it."""
-    cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
-             if line.startswith("model name")]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpu = f"{_cpuinfo('model name') or platform.processor() or platform.machine()}, {cores} cores"
     flags = cpu_flags()
     extension = next((label for flag, label in VECTOR_EXTENSIONS if flag in flags), None)
-    cpu = f"{names[0] if names else platform.processor() or platform.machine()}, {cores} cores"
     cpu += f", {extension}" if extension else ""
     gpus = _gpu_names()
     return f"{cpu}; GPU: {', '.join(gpus)}" if gpus else f"{cpu}; no GPU"
@@ -37,11 +34,17 @@ def hardware() -> str:
 
 def cpu_flags() -> set[str]:
     """The CPU's feature flags as /proc/cpuinfo lists them; empty where there is no such file."""
+    return set((_cpuinfo("flags") or "").split())
+
+
+def _cpuinfo(field: str) -> str | None:
+    """The first value of a /proc/cpuinfo field (the first CPU's), or None."""
     cpuinfo = Path("/proc/cpuinfo")
     for line in cpuinfo.read_text().splitlines() if cpuinfo.exists() else []:
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+        key, _, value = line.partition(":")
+        if key.strip() == field:
+            return value.strip()
+    return None
 
 
 def _gpu_names() -> list[str]:
