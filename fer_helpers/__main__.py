@@ -114,6 +114,9 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--runtime", choices=lite.RUNTIMES, default="auto",
                              help="classify with the quantised model.tflite beside the model (tflite, several times faster on a CPU), "
                                   "with Keras (keras), or tflite when it is there and agrees with the model (auto, default)")
+        command.add_argument("--networks", type=int, default=None,
+                             help="run only the first N networks of an ensemble model (the shipped one stores its best first): "
+                                  "faster on a slow CPU, less accurate; default all")
         command.add_argument("--detector", choices=sorted(DETECTORS), default="haar",
                              help="face detector: haar (OpenCV's cascade, fast) or mtcnn (a DNN that finds turned and "
                                   "tilted faces, several times slower; docs/benchmarks.md) (default %(default)s)")
@@ -212,9 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         detector = HaarDetector(args.scale_factor, args.min_neighbors, args.min_size) if args.detector == "haar" \
             else make_detector(args.detector, min_size=args.min_size)
         with quiet_stderr(not args.verbose):  # TFLite announces its XNNPACK delegate on stderr
-            recogniser = Recogniser(args.model, detector, args.runtime)
+            recogniser = Recogniser(args.model, detector, args.runtime, args.networks)
         summary = COMMANDS[args.command](args, recogniser)
-        summary["runtime"] = recogniser.runtime
+        summary |= {"runtime": recogniser.runtime, "networks": recogniser.networks}
     except (OSError, ValueError) as error:  # SourceError, missing files, bad models, bad values: all the user's input
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fer_helpers import data, lite, saving
+from fer_helpers import data, lite, models, saving
 from fer_helpers.config import CANONICAL_CLASSES, MODEL_ENV, PROJECT_ROOT
 from fer_helpers.detection import Detector, HaarDetector, crop_faces
 from fer_helpers.files import atomic_write
@@ -27,6 +27,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".p
 BOX_COLOUR = (0, 255, 0)  # BGR
 ANNOTATED = ".annotated"  # marks our annotated outputs: <name>.annotated.png, <name>.annotated.mp4
 INTEGER_COLUMNS = ("frame", "face_id", "x", "y", "w", "h")
+# metadata that describes the whole saved model, wrong for a Recogniser that runs only some of its networks
+WHOLE_MODEL_FIGURES = ("val_accuracy", "test_accuracy", "test_macro_f1", "tta_test_accuracy", "tflite_test_accuracy")
 
 
 class SourceError(OSError):
@@ -75,10 +77,13 @@ class Recogniser:
     """A face detector plus an expression classifier from a .keras file or JSON + weights.
 
     runtime: 'auto' classifies with the quantised model.tflite beside the model when there is one that agrees
-    with it (several times faster on a CPU), else with Keras; 'tflite' or 'keras' insist on one."""
+    with it (several times faster on a CPU), else with Keras; 'tflite' or 'keras' insist on one.
+    networks: run only the first N networks of an ensemble (the shipped model stores its best first), for CPUs too slow
+    for all of them; their quantised copy is converted on loading, and the metadata's accuracy figures, which are the
+    whole model's, are dropped."""
 
     def __init__(self, model_path: str | Path | None = None, detector: Detector | None = None,
-                 runtime: str = "auto") -> None:
+                 runtime: str = "auto", networks: int | None = None) -> None:
         path = Path(model_path) if model_path else default_model_path()
         origin = f" (from ${MODEL_ENV})" if not model_path and os.environ.get(MODEL_ENV) else ""
         try:
@@ -90,7 +95,13 @@ class Recogniser:
         self.classes = list(self.metadata.get("classes") or CANONICAL_CLASSES[: self.model.output_shape[-1]])
         self.input_size = tuple(self.model.input_shape[1:3])
         self.detector = detector or HaarDetector()
-        self._lite = lite.load_beside(path, self.model, runtime)
+        if networks is None or networks == len(models.networks(self.model)):
+            self._lite = lite.load_beside(path, self.model, runtime)
+        else:
+            self.model = models.first_networks(self.model, networks)  # a count out of range is a ValueError
+            self.metadata = {key: value for key, value in self.metadata.items() if key not in WHOLE_MODEL_FIGURES}
+            self._lite = lite.converted(self.model, runtime)
+        self.networks = len(models.networks(self.model))
         self.runtime = "tflite" if self._lite else "keras"
 
     def classify(self, crops: np.ndarray) -> np.ndarray:

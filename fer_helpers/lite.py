@@ -13,6 +13,8 @@ with the Keras model.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import threading
 import warnings
@@ -45,7 +47,8 @@ def convert(model: keras.Model) -> bytes:
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]  # no representative data: dynamic-range quantisation
-    return converter.convert()
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras's export prints where it saved a temporary SavedModel
+        return converter.convert()
 
 
 class LiteModel:
@@ -93,6 +96,18 @@ def disagreement(lite: LiteModel, model: keras.Model) -> float:
     if lite.input_shape != tuple(model.input_shape[1:]):
         return float("inf")
     return float(np.abs(lite(probe) - np.asarray(model.predict_on_batch(probe))).max())
+
+
+def converted(model: keras.Model, runtime: str = "auto") -> LiteModel | None:
+    """A quantised copy of `model` converted now (seconds), for a model with no file of its own; None for runtime
+    'keras', or 'auto' where TFLite is unavailable (runtime 'tflite' raises a ValueError there)."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"Unknown runtime {runtime!r}; choose one of {RUNTIMES}")
+    if runtime == "keras" or (runtime == "auto" and not available()):
+        return None
+    if not available():
+        raise ValueError(f"TFLite needs the TensorFlow backend with tf.lite; this is {keras.backend.backend()}")
+    return LiteModel(convert(model))
 
 
 def load_beside(model_path: str | Path, model: keras.Model, runtime: str = "auto") -> LiteModel | None:

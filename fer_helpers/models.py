@@ -121,6 +121,16 @@ def networks(model: keras.Model) -> list[keras.Model]:
     return [model]
 
 
+def first_networks(model: keras.Model, count: int) -> keras.Model:
+    """A model that runs only the first `count` of `model`'s networks (their average; one network alone as itself)."""
+    found = networks(model)
+    if not 1 <= count <= len(found):
+        raise ValueError(f"networks must be 1 to {len(found)} for this model, which runs {len(found)}; got {count}")
+    if count == len(found):
+        return model
+    return found[0] if count == 1 else average_ensemble(found[:count])
+
+
 def average_ensemble(models: list[keras.Model], name: str = "ensemble") -> keras.Model:
     """One model whose output is the mean of its members' class probabilities (members share input and classes);
     a member that is itself an ensemble adds its networks, so each network weighs the same."""

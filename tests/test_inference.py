@@ -15,7 +15,7 @@ from conftest import run_cli
 
 import keras
 
-from fer_helpers import data, detection, inference, lite, saving, stream, synthetic, video
+from fer_helpers import data, detection, inference, lite, models, saving, stream, synthetic, video
 from fer_helpers.config import PROJECT_ROOT
 
 CHANCE = 1 / 7
@@ -240,6 +240,31 @@ def test_tracking_finds_the_faces_a_full_scan_finds_without_the_cascade_in_betwe
     assert near_calls == []  # steady faces are followed by template matching alone
 
 
+def test_recogniser_can_run_only_the_first_networks_of_the_shipped_ensemble(recogniser, test_faces, tmp_path, capsys):
+    whole = inference.Recogniser(inference.SHIPPED_MODEL, runtime="keras")
+    crops = test_faces[0][:, ..., np.newaxis]
+    members = models.networks(whole.model)
+    assert whole.networks == len(members) >= 2 and "test_accuracy" in whole.metadata
+    one = inference.Recogniser(inference.SHIPPED_MODEL, networks=1)  # its quantised copy is converted on loading
+    assert (one.networks, one.runtime, one.classes) == (1, "tflite", whole.classes)
+    assert not set(inference.WHOLE_MODEL_FIGURES) & set(one.metadata)  # the whole model's figures are not this one's
+    assert np.abs(one.classify(crops) - members[0].predict(crops, verbose=0)).max() <= lite.AGREEMENT_TOLERANCE
+    two = inference.Recogniser(inference.SHIPPED_MODEL, runtime="keras", networks=2)
+    expected = (members[0].predict(crops, verbose=0) + members[1].predict(crops, verbose=0)) / 2
+    np.testing.assert_allclose(two.classify(crops), expected, atol=1e-5)
+    assert inference.Recogniser(inference.SHIPPED_MODEL, networks=len(members)).runtime == "tflite"  # the shipped copy
+    for wrong in (0, len(members) + 1):
+        with pytest.raises(ValueError, match=f"networks must be 1 to {len(members)}"):
+            inference.Recogniser(inference.SHIPPED_MODEL, networks=wrong)
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), synthetic.face_tile(test_faces[0][0]))
+    arguments = ["predict", str(image), "--model", str(inference.SHIPPED_MODEL), "--output", str(tmp_path / "out")]
+    assert run_cli([*arguments, "--networks", "1"], image) == 0
+    assert json.loads(capsys.readouterr().out)["networks"] == 1
+    assert run_cli([*arguments, "--networks", "9"], image) == 2
+    assert "networks must be 1 to" in capsys.readouterr().err
+
+
 def test_cli_predicts_an_image_a_folder_and_a_video(test_faces, face_video, tmp_path, capsys):
     folder = tmp_path / "images"
     folder.mkdir()
@@ -263,7 +288,7 @@ def test_cli_help_documents_every_option():
     result = subprocess.run([sys.executable, "-m", "fer_helpers", "predict", "--help"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
-    for option in ["--output", "--model", "--runtime", "--scale-factor", "--min-neighbors", "--min-size", "--smoothing",
+    for option in ["--output", "--model", "--runtime", "--networks", "--scale-factor", "--min-neighbors", "--min-size", "--smoothing",
                    "--every-n-frames", "--max-frames"]:
         assert option in result.stdout
 
