@@ -88,7 +88,7 @@ def contenders(recogniser: inference.Recogniser, first_network: inference.Recogn
         FER: lambda frames: [
             [face["box"] for face in peer.detect_emotions(frame)] for frame in frames],
     }
-    classifiers = {  # one per model, for every row whose name starts with its key; a longer key later wins
+    classifiers = {  # one per model, timed once for the rows whose names start with its key (the longest such key)
         OURS: lambda face: recogniser.classify(face[np.newaxis, ..., np.newaxis]),
         FIRST_NETWORK: lambda face: first_network.classify(face[np.newaxis, ..., np.newaxis]),
         "original loop (seed CNN, predict per face)": lambda face: seed.predict(face[np.newaxis, ..., np.newaxis], verbose=0),
@@ -142,12 +142,12 @@ def main() -> None:
                 times[name].append(median_seconds(lambda: run(frames), 1)[0])
         for name in runs:
             rows[name][f"fps_{faces}_face"] = round(len(frames) / statistics.median(times[name]), 1)
+    milliseconds = {}
     for model, classify in latency.items():
         classify(face)
-        milliseconds = round(1000 * median_seconds(lambda: classify(face), 50)[0], 2)
-        for name in rows:
-            if name.startswith(model):
-                rows[name]["ms_per_face_classification"] = milliseconds
+        milliseconds[model] = round(1000 * median_seconds(lambda: classify(face), 50)[0], 2)
+    for name in rows:
+        rows[name]["ms_per_face_classification"] = milliseconds[max((m for m in latency if name.startswith(m)), key=len)]
     table = pd.DataFrame(rows).T[["fps_1_face", "fps_2_face", "found_1_face_pct", "found_2_face_pct",
                                   "ms_per_face_classification"]]
     table.index.name = "pipeline"

@@ -95,10 +95,12 @@ class Recogniser:
         self.classes = list(self.metadata.get("classes") or CANONICAL_CLASSES[: self.model.output_shape[-1]])
         self.input_size = tuple(self.model.input_shape[1:3])
         self.detector = detector or HaarDetector()
-        if networks is None or networks == len(models.networks(self.model)):
+        whole = self.model
+        count = len(models.networks(whole)) if networks is None else networks
+        self.model = models.first_networks(whole, count)  # a count out of range is a ValueError
+        if self.model is whole:
             self._lite = lite.load_beside(path, self.model, runtime)
         else:
-            self.model = models.first_networks(self.model, networks)  # a count out of range is a ValueError
             self.metadata = {key: value for key, value in self.metadata.items() if key not in WHOLE_MODEL_FIGURES}
             self._lite = lite.converted(self.model, runtime)
         self.networks = len(models.networks(self.model))

@@ -98,32 +98,33 @@ def disagreement(lite: LiteModel, model: keras.Model) -> float:
     return float(np.abs(lite(probe) - np.asarray(model.predict_on_batch(probe))).max())
 
 
+def _unusable(runtime: str) -> str | None:
+    """Why `runtime` cannot classify with TFLite here ('keras' chose not to), or None; refuses an unknown runtime."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"Unknown runtime {runtime!r}; choose one of {RUNTIMES}")
+    if runtime == "keras":
+        return "runtime keras"
+    return None if available() else f"TFLite needs the TensorFlow backend with tf.lite; this is {keras.backend.backend()}"
+
+
 def converted(model: keras.Model, runtime: str = "auto") -> LiteModel | None:
     """A quantised copy of `model` converted now (seconds), for a model with no file of its own; None for runtime
     'keras', or 'auto' where TFLite is unavailable (runtime 'tflite' raises a ValueError there)."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"Unknown runtime {runtime!r}; choose one of {RUNTIMES}")
-    if runtime == "keras" or (runtime == "auto" and not available()):
-        return None
-    if not available():
-        raise ValueError(f"TFLite needs the TensorFlow backend with tf.lite; this is {keras.backend.backend()}")
-    return LiteModel(convert(model))
+    problem = _unusable(runtime)
+    if problem and runtime == "tflite":
+        raise ValueError(problem)
+    return None if problem else LiteModel(convert(model))
 
 
 def load_beside(model_path: str | Path, model: keras.Model, runtime: str = "auto") -> LiteModel | None:
     """The model.tflite beside `model_path` if `runtime` allows it and it agrees with `model`, else None
     (runtime 'keras'; or 'auto' with no usable copy, which warns if the copy is stale). Runtime 'tflite'
     raises a ValueError saying why instead of falling back."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"Unknown runtime {runtime!r}; choose one of {RUNTIMES}")
-    if runtime == "keras":
-        return None
+    problem = _unusable(runtime)
     path = Path(model_path).with_name(TFLITE_FILE)
-    if not available():
-        problem = f"TFLite needs the TensorFlow backend with tf.lite; this is {keras.backend.backend()}"
-    elif not path.exists():
+    if not problem and not path.exists():
         problem = f"No {TFLITE_FILE} beside {model_path} (saving.save_model writes one)"
-    else:
+    if not problem:
         candidate = LiteModel.from_file(path)
         gap = disagreement(candidate, model)
         if gap <= AGREEMENT_TOLERANCE:
