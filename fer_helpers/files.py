@@ -4,20 +4,22 @@ the pipeline and the data loader use it without loading TensorFlow."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temporary file beside `path` (creating folders), then rename it over `path` with the
-    permissions a plain new file gets (mkstemp's own are owner-only)."""
+@contextlib.contextmanager
+def partial_file(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` (creating folders) to write; when the block ends without error it is renamed
+    over `path` with the permissions a plain new file gets (mkstemp's own are owner-only), otherwise removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix="".join(path.suffixes))
     os.close(handle)
     try:
-        write(Path(tmp))
+        yield Path(tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -25,3 +27,9 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp) on a temporary file beside `path`, then put it in place whole (see partial_file)."""
+    with partial_file(path) as tmp:
+        write(tmp)

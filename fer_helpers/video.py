@@ -6,8 +6,6 @@ Frames are streamed, so memory stays flat however long the video is.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import warnings
 from collections import deque
@@ -22,7 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fer_helpers.detection import TrackingDetector
-from fer_helpers.files import atomic_write
+from fer_helpers.files import atomic_write, partial_file
 from fer_helpers.inference import (
     ANNOTATED,
     Face,
@@ -209,27 +207,23 @@ def analyse_video(
     if not isinstance(source, int):
         refuse_overwriting_inputs(list(files.values()), [Path(source)])
     video = VideoSource(source)
-    files["video"].parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=files["video"].parent, prefix=f".{files['video'].stem}-", suffix=".mp4")
-    os.close(handle)
-    writer = cv2.VideoWriter(partial, cv2.VideoWriter_fourcc(*VIDEO_CODEC), video.fps, video.size)
     total = min(filter(None, [video.frame_count, max_frames]), default=None)
     rows, frames, analysed, started = [], 0, 0, time.perf_counter()
     try:
-        for result in tqdm(analyse_frames(recogniser, video, video.fps, tracker, every_n_frames, max_frames, redetect_every),
-                           total=total, disable=not progress, unit="frame"):
-            writer.write(result.annotated)
-            frames += 1
-            if result.analysed:
-                analysed += 1
-                rows.extend(frame_rows(result, recogniser.classes))
-        writer.release()
-        os.replace(partial, files["video"])
+        with partial_file(files["video"]) as partial:
+            writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*VIDEO_CODEC), video.fps, video.size)
+            try:
+                for result in tqdm(analyse_frames(recogniser, video, video.fps, tracker, every_n_frames, max_frames,
+                                                  redetect_every), total=total, disable=not progress, unit="frame"):
+                    writer.write(result.annotated)
+                    frames += 1
+                    if result.analysed:
+                        analysed += 1
+                        rows.extend(frame_rows(result, recogniser.classes))
+            finally:
+                writer.release()  # before partial_file renames it into place
     finally:
-        writer.release()
         video.close()
-        if os.path.exists(partial):
-            os.remove(partial)
     table = face_table(rows)
     write_timeline(table, files, recogniser.classes)
     problems = [message for message in [ended_early(source, frames, video.frame_count, max_frames)] if message]

@@ -87,6 +87,9 @@ def test_video_outputs_one_row_per_frame_and_a_readable_annotated_video(recognis
     assert pd.read_csv(report.files["csv"]).shape == report.table.shape
     assert len(pd.read_json(report.files["json"])) == 30
     assert report.files["timeline"].stat().st_size > 0
+    plain = tmp_path / "plain.txt"
+    plain.touch()  # every output gets a plain new file's permissions, the video too (not mkstemp's owner-only)
+    assert {path.stat().st_mode & 0o777 for path in report.files.values()} == {plain.stat().st_mode & 0o777}
 
 
 def test_memory_stays_flat_however_long_the_video(recogniser, test_faces, tmp_path):
