@@ -28,7 +28,7 @@ def hardware() -> str:
     flags = cpu_flags()
     extension = next((label for flag, label in VECTOR_EXTENSIONS if flag in flags), None)
     cpu += f", {extension}" if extension else ""
-    gpus = _gpu_names()
+    gpus = gpu_names()
     return f"{cpu}; GPU: {', '.join(gpus)}" if gpus else f"{cpu}; no GPU"
 
 
@@ -47,7 +47,7 @@ def _cpuinfo(field: str) -> str | None:
     return None
 
 
-def _gpu_names() -> list[str]:
+def gpu_names() -> list[str]:
     """The GPUs the Keras backend sees."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf

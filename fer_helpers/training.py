@@ -102,7 +102,7 @@ def resolve_precision(precision: str) -> str:
         raise ValueError(f"Unknown precision {precision!r}; choose one of {PRECISIONS}")
     if precision != "auto":
         return precision
-    native = bool(profiling.cpu_flags() & set(BF16_CPU_FLAGS)) or bool(profiling._gpu_names())
+    native = bool(profiling.cpu_flags() & set(BF16_CPU_FLAGS)) or bool(profiling.gpu_names())
     return "mixed_bfloat16" if native else "float32"
 
 
