@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +44,7 @@ with quiet_stderr(not VERBOSE):
     from fer_helpers.detection import DETECTORS, HaarDetector, make_detector
     from fer_helpers.evaluation import evaluate_folder
     from fer_helpers.inference import (
+        FACE_TABLE,
         IMAGE_SUFFIXES,
         Recogniser,
         SourceError,
@@ -150,17 +152,20 @@ def predict(args: argparse.Namespace, recogniser: Recogniser) -> dict:
     if not path.exists():
         raise SourceError(f"No image, folder or video at {path}")
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
-        paths = image_files(path, args.recursive) if path.is_dir() else [path]
+        paths, left_out = image_files(path, args.recursive) if path.is_dir() else ([path], [])
+        if left_out:
+            warnings.warn(f"Left out {len(left_out)} file(s) that are not images by their suffix: "
+                          + ", ".join(str(file) for file in left_out))
         table, skipped, annotated = analyse_images(recogniser, paths, output)
         if not path.is_dir() and skipped:
             raise SourceError(skipped[0])
         name = path.resolve().name if path.is_dir() else output_stems([path])[path]
-        tables = {"csv": output / f"{name}.faces.csv", "json": output / f"{name}.faces.json"}
+        tables = {"csv": output / f"{name}{FACE_TABLE}.csv", "json": output / f"{name}{FACE_TABLE}.json"}
         refuse_overwriting_inputs(list(tables.values()), paths)
         atomic_write(tables["csv"], lambda tmp: table.to_csv(tmp, index=False))
         atomic_write(tables["json"], lambda tmp: table.to_json(tmp, orient="records", indent=1))
         return {"images": len(paths) - len(skipped), "faces": int(table["label"].notna().sum()) if len(table) else 0,
-                "skipped": skipped, "files": {**{kind: str(file) for kind, file in tables.items()},
+                "skipped": skipped, "left_out": [str(file) for file in left_out], "files": {**{kind: str(file) for kind, file in tables.items()},
                                               "annotated": [str(file) for file in annotated]}}
     tracker = FaceTracker(args.smoothing, args.alpha, args.window)
     report = analyse_video(recogniser, path, output / output_stems([path])[path], tracker=tracker,

@@ -23,9 +23,11 @@ from fer_helpers.detection import Detector, HaarDetector, crop_faces
 from fer_helpers.files import atomic_write
 
 SHIPPED_MODEL = PROJECT_ROOT / "artifacts" / "models" / "fer_resnet" / saving.MODEL_FILE
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".gif"}  # GIF: first frame
 BOX_COLOUR = (0, 255, 0)  # BGR
 ANNOTATED = ".annotated"  # marks our annotated outputs: <name>.annotated.png, <name>.annotated.mp4
+FACE_TABLE = ".faces"  # marks our face tables: <name>.faces.csv, <name>.faces.json
+OWN_OUTPUTS = {f"{ANNOTATED}.png", f"{ANNOTATED}.mp4", f"{FACE_TABLE}.csv", f"{FACE_TABLE}.json"}
 INTEGER_COLUMNS = ("frame", "face_id", "x", "y", "w", "h")
 # metadata that describes the whole saved model, wrong for a Recogniser that runs only some of its networks
 WHOLE_MODEL_FIGURES = ("val_accuracy", "test_accuracy", "test_macro_f1", "tta_test_accuracy", "tflite_test_accuracy")
@@ -230,19 +232,28 @@ def read_image(path: str | Path) -> np.ndarray:
     return image
 
 
-def image_files(folder: str | Path, recursive: bool = False) -> list[Path]:
-    """Image files of a folder (and its subfolders if recursive) by suffix, sorted; our own annotated outputs
-    are left out, so a folder that is also the output folder is not analysed twice."""
+def image_files(folder: str | Path, recursive: bool = False) -> tuple[list[Path], list[Path]]:
+    """Image files of a folder (and its subfolders if recursive) by suffix, sorted, and the other files, left out; our
+    own outputs (annotated copies, face tables) and hidden files are in neither list, so a folder that is also the
+    output folder is not analysed twice."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SourceError(f"No folder at {folder}")
     candidates = folder.rglob("*") if recursive else folder.iterdir()
-    found = sorted(p for p in candidates if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                   and not p.stem.endswith(ANNOTATED) and not p.name.startswith("."))
+    files = sorted(p for p in candidates if p.is_file() and not p.name.startswith(".") and not own_output(p))
+    found = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    others = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
     if not found:
         hint = "" if recursive else " (folders are not searched recursively; use --recursive)"
+        if others:
+            hint += f"; {len(others)} other file(s) left out: images are found by suffix ({', '.join(sorted(IMAGE_SUFFIXES))})"
         raise SourceError(f"No images found in {folder}{hint}")
-    return found
+    return found, others
+
+
+def own_output(path: Path) -> bool:
+    """Whether a file is one this tool writes: <name>.annotated.png or .mp4, <name>.faces.csv or .json."""
+    return "".join(path.suffixes[-2:]).lower() in OWN_OUTPUTS
 
 
 @dataclass

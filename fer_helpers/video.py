@@ -23,6 +23,7 @@ from fer_helpers.detection import TrackingDetector
 from fer_helpers.files import atomic_write, partial_file
 from fer_helpers.inference import (
     ANNOTATED,
+    FACE_TABLE,
     Face,
     Recogniser,
     VideoSource,
@@ -184,8 +185,8 @@ class VideoReport:
 
 def video_outputs(output: Path) -> dict[str, Path]:
     """The files for one video, named by `output` kept whole (`out/day1.part1` gives `out/day1.part1.annotated.mp4`)."""
-    return {"video": output.with_name(f"{output.name}{ANNOTATED}.mp4"), "csv": output.with_name(f"{output.name}.faces.csv"),
-            "json": output.with_name(f"{output.name}.faces.json"), "timeline": output.with_name(f"{output.name}.timeline.png")}
+    return {"video": output.with_name(f"{output.name}{ANNOTATED}.mp4"), "csv": output.with_name(f"{output.name}{FACE_TABLE}.csv"),
+            "json": output.with_name(f"{output.name}{FACE_TABLE}.json"), "timeline": output.with_name(f"{output.name}.timeline.png")}
 
 
 def analyse_video(

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from conftest import read_gray, real_faces, run_cli
 from fer_helpers import data, detection, inference, pipeline, saving, synthetic
@@ -105,6 +106,28 @@ def test_predicting_twice_into_the_input_folder_skips_our_own_outputs(fer_dir, t
         capsys.readouterr()
         assert run_cli(["predict", str(folder), "--output", str(folder), *model_args], folder) == 0
         assert json.loads(capsys.readouterr().out)["images"] == 2
+
+
+def test_files_that_are_not_images_by_suffix_are_listed_not_dropped(fer_dir, tmp_path, model_args, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "face.jpg"), face_photo(fer_dir))
+    Image.fromarray(cv2.cvtColor(face_photo(fer_dir), cv2.COLOR_BGR2GRAY)).save(folder / "face2.gif")
+    (folder / "notes.txt").write_text("not a face")
+    (folder / "holiday.annotated.jpg").write_bytes((folder / "face.jpg").read_bytes())  # a user's file, not ours
+    (folder / ".hidden").write_text("ignored, as hidden files are")
+    for _ in range(2):  # the second run writes into the same folder: our own outputs are neither read nor listed
+        capsys.readouterr()
+        with pytest.warns(UserWarning, match=r"Left out 1 file\(s\) that are not images by their suffix: .*notes.txt"):
+            assert run_cli(["predict", str(folder), "--output", str(folder), *model_args], folder) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["images"] == 3 and summary["faces"] == 3 and summary["skipped"] == []
+        assert summary["left_out"] == [str(folder / "notes.txt")]
+    only_text = tmp_path / "notes"
+    only_text.mkdir()
+    (only_text / "a.txt").write_text("x")
+    assert run_cli(["predict", str(only_text), "--output", str(tmp_path / "out"), *model_args]) == 2
+    assert "1 other file(s) left out: images are found by suffix" in capsys.readouterr().err
 
 
 # Wrong results that look right
