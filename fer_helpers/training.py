@@ -27,6 +27,7 @@ from fer_helpers.models import build_model, networks
 BEST_FILE = "best.keras"
 HISTORY_FILE = "history.csv"
 BACKUP_DIR = "backup"
+BACKUP_METADATA = "training_metadata.json"  # where BackupAndRestore records the epoch to resume at
 RUN_FILE = "run.json"  # a run's settings, and whether it finished: resuming or rerunning it needs the same settings
 SEED_PLATEAU = {"monitor": "val_loss", "factor": 0.1, "patience": 2, "min_lr": 1e-5}  # the original design
 SCHEDULES = ("cosine", "plateau", "seed_plateau", "constant")
@@ -293,10 +294,12 @@ def train(
     factor and `mixup` the Beta alpha of mixup (0: off); `targets` replace the train split's one-hot labels
     (distillation: see teacher_targets); `patience` epochs without a better val_accuracy stop
     the run (0: the schedule runs to its end). `seed` seeds weights, augmentation and shuffles (the dataset's
-    split is already made). The model returned is the best epoch's, in float32 whatever precision trained it."""
+    split is already made); a resumed process adds the epoch it resumes at, so it draws afresh. The model returned
+    is the best epoch's, in float32 whatever precision trained it."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(seed)
+    draws = seed + resumed_at(output_dir)  # a resumed process must not replay epoch 0's shuffle, augmentation and dropout
+    keras.utils.set_random_seed(draws)
     x_train, y_train = dataset.arrays("train")
     x_val, y_val = dataset.arrays("val")
     if strategy != "single":
@@ -304,7 +307,7 @@ def train(
         x_val, y_val = whole_batches(x_val, y_val, batch_size, seed)
     on_host = augments_on_host(augment, augment_on, mixup, class_weights, strategy)
     build = lambda: build_model(architecture, dataset.num_classes,  # noqa: E731
-                                augmentation=augmentation.keras_layers(seed, erasing) if augment and not on_host else None,
+                                augmentation=augmentation.keras_layers(draws, erasing) if augment and not on_host else None,
                                 **(model_options or {}))
     with distribution_scope(strategy), dtype_policy(resolve_precision(precision)):
         model = build()
@@ -324,7 +327,7 @@ def train(
         print(f"{output_dir} holds this run, finished: its best checkpoint is used, nothing is trained")
     else:
         model.fit(
-            **training_feed(x_train, y_fit, batch_size, mixup, seed, on_host, erasing, class_weights),
+            **training_feed(x_train, y_fit, batch_size, mixup, draws, on_host, erasing, class_weights),
             validation_data=(x_val, keras.utils.to_categorical(y_val, dataset.num_classes)),
             epochs=epochs,
             callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot) + (extra_callbacks or []),
@@ -336,6 +339,14 @@ def train(
     best = keras.models.load_model(output_dir / BEST_FILE) if (output_dir / BEST_FILE).exists() else model
     return TrainResult(as_float32(best, build), history, output_dir, seconds, _joined(machines, "hardware"),
                        _joined(machines, "precision"))
+
+
+def resumed_at(output_dir: Path) -> int:
+    """The epoch an interrupted run in output_dir resumes at (BackupAndRestore's record), 0 for a new run."""
+    try:
+        return int(json.loads((output_dir / BACKUP_DIR / BACKUP_METADATA).read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def claim_output_dir(output_dir: Path, settings: dict, machine: dict) -> tuple[bool, list[dict]]:

@@ -64,6 +64,8 @@ RESUME_SCRIPT = """
     class Starts(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             print("EPOCH", epoch, flush=True)
+            drawn = self.model.get_layer("augmentation")(dataset.arrays("train")[0][:4].astype("float32"), training=True)
+            print("DRAW", float(keras.ops.sum(drawn)), flush=True)  # what the augmentation layers draw now
 
     dataset = data.load_dataset(os.environ["FER_DATA_DIR"], limit_per_class=5)
     result = training.train(dataset, epochs=4, batch_size=16, output_dir=sys.argv[1] if len(sys.argv) > 1 else os.environ["OUT"],
@@ -79,6 +81,8 @@ def test_killed_run_resumes_from_its_last_finished_epoch_and_a_finished_one_is_r
     resumed = run_python(RESUME_SCRIPT, {"KILL": "0", "OUT": str(tmp_path)})
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert [line for line in resumed.stdout.splitlines() if line.startswith("EPOCH")] == ["EPOCH 2", "EPOCH 3"]
+    draws = [line for run in (killed, resumed) for line in run.stdout.splitlines() if line.startswith("DRAW")]
+    assert len(draws) == 4 and len(set(draws)) == 4, f"a resumed process replays epoch 0's augmentation: {draws}"
     paces = [line for run in (killed, resumed) for line in run.stdout.splitlines() if "at that pace" in line]
     assert [pace.split(":")[0].split(" took ")[0] for pace in paces] == ["Epoch 1", "Epoch 3"]  # each process's first
     assert "the 3 epochs left would take about" in paces[0] and "the 1 epoch left would take about" in paces[1]
