@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -33,6 +34,7 @@ SEED_PLATEAU = {"monitor": "val_loss", "factor": 0.1, "patience": 2, "min_lr": 1
 SCHEDULES = ("cosine", "plateau", "seed_plateau", "constant")
 STRATEGIES = ("single", "mirrored", "multiworker")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+HOST_WORKERS = min(8, os.cpu_count() or 1)  # threads making augmented batches on the host (augment_on="host")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # CPU features that make bfloat16 training faster, not emulated
 
 
@@ -51,13 +53,14 @@ class TrainResult:
 class TrainingBatches(keras.utils.PyDataset):
     """Shuffled training batches; with `augment`, each face augmented on the host (augmentation.augment_batch, with
     `erasing`); with mixup's `alpha` (Zhang et al. 2018), each face then blended with another of the batch by a
-    Beta(alpha, alpha) weight, and their one-hot labels blended by the same weight."""
+    Beta(alpha, alpha) weight, and their one-hot labels blended by the same weight. With `augment`, each batch draws
+    from its own generator (seeded by seed, epoch and batch), so `workers` threads make the same batches in any order."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, alpha: float, seed: int,
-                 augment: bool = False, erasing: float = 0.0) -> None:
-        super().__init__()
+                 augment: bool = False, erasing: float = 0.0, workers: int = 1) -> None:
+        super().__init__(workers=workers)
         self.images, self.labels, self.batch_size, self.alpha = images, labels, batch_size, alpha
-        self.augment, self.erasing = augment, erasing
+        self.augment, self.erasing, self.seed, self.epoch = augment, erasing, seed, 0
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(labels))
 
@@ -67,16 +70,18 @@ class TrainingBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         picked = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         images, labels = self.images[picked].astype("float32"), self.labels[picked]
+        rng = np.random.default_rng((self.seed, self.epoch, index)) if self.augment else self.rng
         if self.augment:
-            images = augmentation.augment_batch(images, self.rng, self.erasing)
+            images = augmentation.augment_batch(images, rng, self.erasing)
         if not self.alpha:
             return images, labels
-        weight = self.rng.beta(self.alpha, self.alpha, size=len(picked)).astype("float32")
-        partner = self.rng.permutation(len(picked))
+        weight = rng.beta(self.alpha, self.alpha, size=len(picked)).astype("float32")
+        partner = rng.permutation(len(picked))
         mixed = weight[:, None, None, None] * images + (1 - weight[:, None, None, None]) * images[partner]
         return mixed, weight[:, None] * labels + (1 - weight[:, None]) * labels[partner]
 
     def on_epoch_end(self) -> None:
+        self.epoch += 1
         self.order = self.rng.permutation(len(self.labels))
 
 
@@ -260,7 +265,9 @@ def training_feed(x_train: np.ndarray, y_fit: np.ndarray, batch_size: int, mixup
                   erasing: float, class_weights: dict[int, float] | None) -> dict:
     """model.fit's training inputs: batches made on the host for mixup or host augmentation, else the arrays."""
     if mixup or on_host:
-        return dict(x=TrainingBatches(x_train, y_fit, batch_size, mixup, seed, augment=on_host, erasing=erasing))
+        workers = HOST_WORKERS if on_host else 1  # threads: augmentation in numpy must keep up with a GPU
+        return dict(x=TrainingBatches(x_train, y_fit, batch_size, mixup, seed, augment=on_host, erasing=erasing,
+                                      workers=workers))
     return dict(x=x_train, y=y_fit, batch_size=batch_size, class_weight=class_weights, shuffle=True)
 
 

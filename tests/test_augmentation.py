@@ -69,6 +69,18 @@ def test_training_batches_augment_on_the_host_and_keep_one_hot_labels(faces):
     assert images.shape == (32, 48, 48, 1) and np.median(changes(images, faces[picked])) > 5
 
 
+def test_host_batches_are_the_same_in_any_order_so_worker_threads_cannot_change_a_run(faces):
+    one_hot = keras.utils.to_categorical(np.arange(len(faces)) % 7, 7)
+    in_order, backwards = (training.TrainingBatches(faces, one_hot, 16, alpha=0.2, seed=5, augment=True, erasing=0.5,
+                                                    workers=4) for _ in range(2))
+    first = [in_order[index] for index in range(3)]
+    for index in (2, 1, 0, 2):  # asked for out of order, twice: as threads may
+        for made, expected in zip(backwards[index], first[index]):
+            np.testing.assert_array_equal(made, expected)
+    in_order.on_epoch_end()
+    assert not np.array_equal(in_order[0][0], first[0][0])  # the next epoch draws afresh
+
+
 def test_training_with_host_augmentation_has_no_augmentation_layers(fer_dir, tmp_path):
     tiny = data.load_dataset(fer_dir, limit_per_class=8)
     small = {"epochs": 1, "batch_size": 16, "erasing": 0.5, "model_options": {"widths": (8, 16, 32, 64), "blocks": 1}}
