@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import papermill
 import yaml
 
 from fer_helpers.config import PATH_ENVS, PROJECT_ROOT, artifacts_dir
@@ -55,15 +54,24 @@ def pin_paths() -> None:
             os.environ[name] = str(Path(os.environ[name]).resolve())
 
 
+def parameters_cell(notebook: Path) -> dict:
+    """The values a notebook's `parameters` cell assigns, read as Python literals without papermill (so a machine
+    without Jupyter, such as a GPU box training through fer_helpers.handover, gets the same defaults)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    [cell] = [cell for cell in cells if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    statements = ast.parse("".join(cell["source"])).body
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in statements if isinstance(node, ast.Assign)}
+
+
 def declared_parameters(notebook: Path) -> set[str]:
     """Names defined in a notebook's `parameters` cell."""
-    return set(papermill.inspect_notebook(str(notebook)))
+    return set(parameters_cell(notebook))
 
 
 def default_parameters(notebook_prefix: str) -> dict:
     """A notebook's parameters as its `parameters` cell sets them (the one place a default recipe is written)."""
     [notebook] = notebooks([notebook_prefix])
-    return {name: ast.literal_eval(found["default"]) for name, found in papermill.inspect_notebook(str(notebook)).items()}
+    return parameters_cell(notebook)
 
 
 def parameters_for(notebook: Path, params: dict) -> dict:
@@ -100,6 +108,8 @@ def save_results(output_dir: str | Path, results: dict) -> Path:
 
 def run_notebook(notebook: Path, params: dict, output_dir: Path, prepare_only: bool = False) -> dict:
     """Execute one notebook into output_dir; return its results; raise NotebookFailed naming the cell."""
+    import papermill  # only here: the rest of this module also runs where Jupyter is not installed
+
     output_dir.mkdir(parents=True, exist_ok=True)
     chosen = parameters_for(notebook, params | {"output_dir": str(output_dir)})
     executed = output_dir.parent / notebook.name

@@ -1,15 +1,17 @@
 """The papermill pipeline on the real notebooks, small parameters, real data."""
 
+import ast
 import json
 import shlex
 
 import nbformat
 import numpy as np
 import pandas as pd
+import papermill
 import pytest
 
 from conftest import CI_PARAMS
-from fer_helpers import data, evaluation, pipeline, saving
+from fer_helpers import data, evaluation, handover, pipeline, saving
 
 
 def test_series_runs_notebooks_and_writes_summary(tmp_path):
@@ -22,8 +24,15 @@ def test_series_runs_notebooks_and_writes_summary(tmp_path):
     assert (tmp_path / "01_data_exploration" / "mean_faces.png").exists()
 
 
-def test_smoke_training_through_papermill_saves_a_float32_model_with_honest_metadata(tmp_path):
-    summary = pipeline.run_series(CI_PARAMS | {"precision": "mixed_bfloat16", "tta": "flip"}, tmp_path, only=["03"])
+def test_a_run_trained_without_jupyter_is_reused_by_notebook_03_which_saves_a_float32_model_with_honest_metadata(tmp_path):
+    params = CI_PARAMS | {"precision": "mixed_bfloat16", "tta": "flip"}
+    declared = pipeline.default_parameters("03")
+    handover.train_run({key: value for key, value in params.items() if key in declared}, tmp_path / "elsewhere")
+    handover.unpack(handover.pack(tmp_path / "elsewhere", tmp_path / "run.tar"), tmp_path)
+    summary = pipeline.run_series(params, tmp_path, only=["03"])
+    outputs = [output.get("text", "") for cell in nbformat.read(tmp_path / "03_training.ipynb", as_version=4).cells
+               for output in cell.get("outputs", [])]
+    assert any("holds this run, finished: its best checkpoint is used, nothing is trained" in text for text in outputs)
     results = summary[0]["results"]
     assert summary[0]["status"] == "ok" and 0 <= results["test_accuracy"] <= 1
     model, metadata = saving.load_model(results["model_path"])
@@ -95,7 +104,9 @@ def test_parameters_are_parsed_and_filtered():
 
 
 def test_default_parameters_are_the_parameters_cell_as_python_values():
+    for notebook in pipeline.notebooks():  # read without papermill, they must be what papermill finds
+        found = papermill.inspect_notebook(str(notebook))
+        assert pipeline.parameters_cell(notebook) == {name: ast.literal_eval(value["default"]) for name, value in found.items()}
     defaults = pipeline.default_parameters("03")
-    assert set(defaults) == pipeline.declared_parameters(pipeline.notebooks(["03"])[0])
     assert defaults["learning_rate"] is None and defaults["ensemble_with"] == [] and defaults["augment"] is True
     assert isinstance(defaults["epochs"], int) and isinstance(defaults["mixup"], float)
