@@ -36,6 +36,8 @@ def quiet_stderr(quiet: bool):
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if VERBOSE else "3"
 os.environ.setdefault("OPENCV_LOG_LEVEL", "INFO" if VERBOSE else "OFF")
+if not VERBOSE:  # FFmpeg's own lines through OpenCV ("moov atom not found"): our error names the file instead
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 with quiet_stderr(not VERBOSE):
     import cv2
 

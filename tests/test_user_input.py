@@ -284,6 +284,11 @@ def test_cli_is_quiet_unless_verbose(tmp_path):
     missing = run("webcam", "--camera", "7")
     assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
         "error: Webcam 7 could not be opened (none attached, or in use)"]
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("not a video")
+    unreadable = run("predict", str(broken), "--output", str(tmp_path / "out"))
+    assert unreadable.returncode == 2 and unreadable.stderr.strip().splitlines() == [  # no FFmpeg line ("moov atom not found")
+        f"error: Cannot read video {broken} (corrupt, or a format OpenCV cannot decode)"]
     assert run("predict", "--help", "--verbose").stderr != ""  # --verbose lets their logs through
 
 
