@@ -55,11 +55,11 @@ def pin_paths() -> None:
 
 
 def parameters_cell(notebook: Path) -> dict:
-    """The values a notebook's `parameters` cell assigns, read as Python literals without papermill (so a machine
-    without Jupyter, such as a GPU box training through fer_helpers.handover, gets the same defaults)."""
+    """The values a notebook's `parameters` cell assigns ({} without one), read as Python literals without papermill
+    (so a machine without Jupyter, such as a GPU box training through fer_helpers.handover, gets the same defaults)."""
     cells = json.loads(notebook.read_text())["cells"]
-    [cell] = [cell for cell in cells if "parameters" in cell.get("metadata", {}).get("tags", [])]
-    statements = ast.parse("".join(cell["source"])).body
+    tagged = [cell for cell in cells if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    statements = ast.parse("".join(tagged[0]["source"])).body if tagged else []
     return {node.targets[0].id: ast.literal_eval(node.value) for node in statements if isinstance(node, ast.Assign)}
 
 
