@@ -262,7 +262,7 @@ def timeline_figure(table: pd.DataFrame, classes: list[str]) -> plt.Figure:
             axis.plot(rows["time_s"], rows[name], label=name)
         axis.set(title=f"face #{int(face_id)}", ylabel="probability", ylim=(0, 1))
     if len(ids):
-        axes[0, 0].legend(loc="upper right", ncol=len(classes), fontsize="small")
+        axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")  # beside the curves, not over them
     else:
         axes[0, 0].set_title("no faces found")
     axes[-1, 0].set_xlabel("time (s)")

@@ -16,7 +16,7 @@ from conftest import run_cli
 import keras
 
 from fer_helpers import data, detection, inference, lite, models, saving, stream, synthetic, video
-from fer_helpers.config import PROJECT_ROOT
+from fer_helpers.config import CANONICAL_CLASSES, PROJECT_ROOT
 
 CHANCE = 1 / 7
 
@@ -337,6 +337,17 @@ def test_real_single_person_videos_keep_one_face_id_in_nearly_every_frame(recogn
     annotated = cv2.VideoCapture(str(report.files["video"]))
     assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == report.frames
     assert all(report.files[kind].stat().st_size > 0 for kind in ("csv", "json", "timeline"))
+
+
+def test_timeline_legend_sits_beside_the_curves_not_over_them():
+    classes = list(CANONICAL_CLASSES[:7])
+    rows = [{"frame": i, "time_s": i / 30, "face_id": 0.0} | {name: 0.9 if name == "happy" else 0.01 for name in classes}
+            for i in range(30)]
+    figure = video.timeline_figure(pd.DataFrame(rows), classes)
+    figure.canvas.draw()
+    [axis] = figure.axes
+    assert [text.get_text() for text in axis.get_legend().get_texts()] == classes
+    assert not axis.get_legend().get_window_extent().overlaps(axis.get_window_extent())  # it hid happy's peaks at 0.9
 
 
 def test_a_real_video_without_faces_gives_none(recogniser, videos_dir, tmp_path):
