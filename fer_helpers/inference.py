@@ -59,6 +59,8 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
         raise ValueError(f"Expected a grayscale, BGR or BGRA frame; got an array of shape {frame.shape}")
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[..., 0]
+    if frame.dtype not in (np.uint8, np.uint16, np.float32):  # float64, int64, bool...: depths OpenCV cannot convert
+        frame = frame.astype(np.float32)
     if frame.ndim == 3 and frame.shape[2] in (3, 4):
         frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
     if frame.ndim != 2 or frame.size == 0:

@@ -133,10 +133,11 @@ def test_all_faces_of_a_frame_are_classified_in_one_call(recogniser, test_faces,
     assert all(abs(sum(face.probabilities.values()) - 1) < 1e-4 for face in faces)
 
 
-def test_gray_bgr_bgra_and_16_bit_frames_give_the_same_faces(recogniser, test_faces):
+def test_gray_bgr_bgra_16_bit_and_numpy_arithmetic_frames_give_the_same_faces(recogniser, test_faces):
     gray = cv2.resize(synthetic.face_tile(test_faces[0][0]), (320, 320))
-    frames = [gray, cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), cv2.cvtColor(gray, cv2.COLOR_GRAY2BGRA),
-              gray.astype(np.uint16) * 257, gray[..., np.newaxis]]
+    bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    frames = [gray, bgr, cv2.cvtColor(gray, cv2.COLOR_GRAY2BGRA), gray.astype(np.uint16) * 257, gray[..., np.newaxis],
+              bgr / 255.0, bgr.astype(np.int64), bgr.astype(np.float32)]  # float64 0-1 and int64: what numpy arithmetic gives
     results = [[(f.box, f.label) for f in recogniser.detect_emotions(frame)] for frame in frames]
     assert results[0] and all(result == results[0] for result in results)
     assert recogniser.detect_emotions(np.full((240, 320, 3), 200, np.uint8)) == []  # no face: empty result
