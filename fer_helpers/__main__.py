@@ -60,6 +60,7 @@ with quiet_stderr(not VERBOSE):
     from fer_helpers.video import REDETECT_EVERY, SMOOTHING, FaceTracker, analyse_frames, analyse_video
 
 WINDOW = "fer: press q to quit"
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def bounded(kind: type, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:
@@ -213,6 +214,20 @@ def evaluate(args: argparse.Namespace, recogniser: Recogniser) -> dict:
 COMMANDS = {"predict": predict, "webcam": webcam, "evaluate": evaluate}
 
 
+def load_recogniser(args: argparse.Namespace, detector) -> Recogniser:
+    """The Recogniser the options ask for, loaded with TensorFlow's and TFLite's lines hidden (TFLite announces its
+    XNNPACK delegate on stderr) unless --verbose, but with our own warnings shown (a stale TFLite copy, a model
+    without metadata): hiding stderr would swallow them too."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        with quiet_stderr(not args.verbose):
+            recogniser = Recogniser(args.model, detector, args.runtime, args.networks)
+    for warning in caught:
+        if args.verbose or Path(warning.filename).resolve().is_relative_to(PACKAGE_DIR):
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    return recogniser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse, run, print a JSON summary; bad input exits with status 2 and a one-line reason."""
     args = parser().parse_args(argv)
@@ -221,8 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         detector = HaarDetector(args.scale_factor, args.min_neighbors, args.min_size) if args.detector == "haar" \
             else make_detector(args.detector, min_size=args.min_size)
-        with quiet_stderr(not args.verbose):  # TFLite announces its XNNPACK delegate on stderr
-            recogniser = Recogniser(args.model, detector, args.runtime, args.networks)
+        recogniser = load_recogniser(args, detector)
         summary = COMMANDS[args.command](args, recogniser)
         summary |= {"runtime": recogniser.runtime, "networks": recogniser.networks}
     except (OSError, ValueError) as error:  # SourceError, missing files, bad models, bad values: all the user's input

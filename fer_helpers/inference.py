@@ -72,6 +72,24 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
+def model_classes(model, metadata: dict, path: Path) -> list[str]:
+    """A model's class names in output order: its metadata's, else (a model saved without metadata.json) FER2013's
+    canonical order, with a warning that this is assumed; a model fer_helpers cannot feed is a clear error."""
+    outputs, channels = model.output_shape[-1], model.input_shape[-1]
+    if channels != 1:
+        raise saving.ModelMismatchError(f"{path} takes {channels}-channel input; fer_helpers feeds it grayscale faces "
+                                        "(height, width, 1)")
+    if metadata.get("classes"):
+        return list(metadata["classes"])  # saving.load_model checked their count against the outputs
+    if outputs > len(CANONICAL_CLASSES):
+        raise saving.ModelMismatchError(f"{path} has {outputs} outputs and no {saving.METADATA_FILE} naming its classes")
+    assumed = list(CANONICAL_CLASSES[:outputs])
+    warnings.warn(f"{path} has no {saving.METADATA_FILE} beside it: assuming its {outputs} outputs are {assumed} in that "
+                  "order, for grayscale faces of 0-255 as fer_helpers' models take them; a model trained otherwise "
+                  "(another class order, scaled or colour input) gives wrong labels", stacklevel=3)
+    return assumed
+
+
 def default_model_path() -> Path:
     """$FER_MODEL if set (and not empty), else the shipped model."""
     return Path(os.environ.get(MODEL_ENV) or SHIPPED_MODEL)
@@ -96,7 +114,7 @@ class Recogniser:
             raise FileNotFoundError(f"{error}{origin}: train one with notebooks/03_training.ipynb or pass a model path") from None
         except ValueError as error:
             raise type(error)(f"{error}{origin}") from None
-        self.classes = list(self.metadata.get("classes") or CANONICAL_CLASSES[: self.model.output_shape[-1]])
+        self.classes = model_classes(self.model, self.metadata, path)
         self.input_size = tuple(self.model.input_shape[1:3])
         self.detector = detector or HaarDetector()
         whole = self.model

@@ -208,6 +208,26 @@ def test_quantised_tflite_copy_agrees_with_keras_on_real_faces_and_a_stale_copy_
         inference.Recogniser(tmp_path / saving.MODEL_FILE, runtime="tflite")
     with pytest.raises(ValueError, match="Unknown runtime"):
         inference.Recogniser(tmp_path / saving.MODEL_FILE, runtime="onnx")
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), test_faces[0][0])
+    cli = subprocess.run([sys.executable, "-m", "fer_helpers", "predict", str(photo), "--model", str(tmp_path / saving.MODEL_FILE),
+                          "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=300, check=True)
+    assert "disagrees with the Keras model" in cli.stderr  # shown, though the CLI hides TensorFlow's lines while loading
+
+
+def test_a_model_without_metadata_is_used_with_a_warning_and_one_fer_helpers_cannot_feed_is_refused(tmp_path):
+    def saved(inputs: tuple, outputs: int):
+        model = keras.Sequential([keras.Input(inputs), keras.layers.Flatten(), keras.layers.Dense(outputs, activation="softmax")])
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.keras"
+        model.save(path)
+        return path
+
+    with pytest.warns(UserWarning, match=r"has no metadata.json beside it: assuming its 7 outputs are \['angry', 'disgust'"):
+        assert inference.Recogniser(saved((64, 64, 1), 7)).classes == list(CANONICAL_CLASSES[:7])
+    with pytest.raises(saving.ModelMismatchError, match="takes 3-channel input"):
+        inference.Recogniser(saved((48, 48, 3), 7))
+    with pytest.raises(saving.ModelMismatchError, match="has 10 outputs and no metadata.json naming its classes"):
+        inference.Recogniser(saved((48, 48, 1), 10))
 
 
 def test_template_matching_follows_a_moving_face_and_lets_go_of_a_lost_one(test_faces):
