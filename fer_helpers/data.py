@@ -200,21 +200,38 @@ class _Listing:
 
 
 def _list_class_folders(folder: Path, split: str, listing: _Listing) -> None:
-    """Add the files of every class folder under `folder` to the listing."""
+    """Add the files of every class folder under `folder`, its subfolders' included, to the listing."""
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        try:
-            with os.scandir(class_dir) as entries:
-                names = sorted(e.path for e in entries if e.is_file() and not e.name.startswith("."))
-            files = [Path(name) for name in names]
-        except OSError as error:
-            listing.skipped.append(Skipped(str(class_dir), f"unreadable folder: {error.strerror or error}"))
+        if class_dir.name.startswith("__"):  # __MACOSX (a zip's resource forks), __pycache__: not a class
+            listing.skipped.append(Skipped(str(class_dir), "not a class folder (a name starting with __)"))
             continue
+        files = [Path(path) for path in sorted(_files_under(class_dir, listing))]
         label = canonical_class(class_dir.name)
         if label not in listing.classes:
             listing.classes.append(label)
         if not files:
             listing.empty_classes.append(f"{split}/{class_dir.name}")
         listing.files.extend((split, label, path) for path in files)
+
+
+def _files_under(folder: Path, listing: _Listing) -> list[str]:
+    """The paths of every file in folder and its subfolders, hidden ones (and hidden folders) left out; a folder
+    that cannot be read, or a link to a folder (which could loop), goes to the listing's skipped."""
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    found.extend(_files_under(Path(entry.path), listing))
+                elif entry.is_file():  # not sockets, pipes or broken links
+                    found.append(entry.path)
+                elif entry.is_dir():
+                    listing.skipped.append(Skipped(entry.path, "a link to a folder inside a class folder: not followed"))
+    except OSError as error:
+        listing.skipped.append(Skipped(str(folder), f"unreadable folder: {error.strerror or error}"))
+    return found
 
 
 def list_files(root: Path) -> _Listing:

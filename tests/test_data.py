@@ -88,6 +88,20 @@ def test_flat_layout_is_split_and_mapped_to_canonical_names(fer_dir, tmp_path):
     assert dataset.modes == {"224x224 gray 8-bit": 80}
 
 
+def test_subfolders_of_a_class_folder_count_and_a_zips_macosx_folder_is_not_a_class(fer_dir, tmp_path):
+    make_flat_set(fer_dir, tmp_path / "set", per_class=4)
+    (tmp_path / "set" / "happiness" / "2019").mkdir()  # a user's own sorting inside a class
+    for i in range(3):
+        shutil.copy(tmp_path / "set" / "happiness" / f"{i}.png", tmp_path / "set" / "happiness" / "2019" / f"again{i}.png")
+    (tmp_path / "set" / "__MACOSX" / "happiness").mkdir(parents=True)  # what unzipping a Mac's zip leaves
+    (tmp_path / "set" / "__MACOSX" / "happiness" / "._0.png").write_bytes(b"\0\5\22\7")
+    (tmp_path / "set" / "happiness" / "loop").symlink_to(tmp_path / "set")
+    listing = data.list_files(tmp_path / "set")
+    assert "__macosx" not in listing.classes and len(listing.classes) == 8
+    assert sum(label == "happy" for _, label, _ in listing.files) == 4 + 3
+    assert sorted(Path(s.path).name for s in listing.skipped) == ["__MACOSX", "loop"]  # named, not silently dropped
+
+
 def test_bad_files_are_skipped_counted_and_left_untouched(fer_dir, tmp_path):
     happy = tmp_path / "train" / "happy"
     happy.mkdir(parents=True)
