@@ -159,7 +159,7 @@ def predict(args: argparse.Namespace, recogniser: Recogniser) -> dict:
         if left_out:
             warnings.warn(f"Left out {len(left_out)} file(s) that are not images by their suffix: "
                           + ", ".join(str(file) for file in left_out))
-        table, skipped, annotated = analyse_images(recogniser, paths, output)
+        table, skipped, annotated = analyse_images(recogniser, paths, output, path if path.is_dir() else None)
         if not path.is_dir() and skipped:
             raise SourceError(skipped[0])
         name = path.resolve().name if path.is_dir() else output_stems([path])[path]

@@ -178,11 +178,16 @@ def face_table(rows: list[dict]) -> pd.DataFrame:
     return table.astype({column: "Int64" for column in INTEGER_COLUMNS if column in table})
 
 
-def output_stems(paths: list[Path]) -> dict[Path, str]:
+def output_stems(paths: list[Path], root: Path | None = None) -> dict[Path, str]:
     """The name each input's outputs start with: its whole stem (`day1.part1`), or its whole file name where two
-    inputs share a stem (`a.jpg`, `a.png`), so that no output is written over by another's."""
-    counts = Counter(path.stem for path in paths)
-    return {path: path.stem if counts[path.stem] == 1 else path.name for path in paths}
+    inputs of one folder share a stem (`a.jpg`, `a.png`); with `root` (the folder searched), after the input's
+    subfolder of it (`2019/a`), so that no output is written over by another's."""
+    def subfolder(path: Path) -> Path:
+        return path.parent.relative_to(root) if root else Path()
+
+    counts = Counter((subfolder(path), path.stem) for path in paths)
+    return {path: str(subfolder(path) / (path.stem if counts[subfolder(path), path.stem] == 1 else path.name))
+            for path in paths}
 
 
 def refuse_overwriting_inputs(outputs: list[Path], inputs: list[Path]) -> None:
@@ -193,15 +198,17 @@ def refuse_overwriting_inputs(outputs: list[Path], inputs: list[Path]) -> None:
         raise SourceError(f"Refusing to write over inputs {sorted(clashes)}: choose another --output folder")
 
 
-def analyse_images(recogniser: Recogniser, paths: list[Path], output_dir: str | Path
+def analyse_images(recogniser: Recogniser, paths: list[Path], output_dir: str | Path, root: Path | None = None
                    ) -> tuple[pd.DataFrame, list[str], list[Path]]:
-    """Annotated copies (<name>.annotated.png) in output_dir and a table of every face; unreadable files are
-    skipped and listed. Returns the table, the skipped files and the annotated files written."""
+    """Annotated copies (<name>.annotated.png) in output_dir, in the inputs' own subfolders of `root` (the folder
+    searched) if given, and a table of every face; unreadable files are skipped and listed. Returns the table, the
+    skipped files and the annotated files written."""
     output_dir = Path(output_dir)
-    stems = output_stems(paths)
+    stems = output_stems(paths, root)
     annotated = {path: output_dir / f"{stems[path]}{ANNOTATED}.png" for path in paths}
     refuse_overwriting_inputs(list(annotated.values()), paths)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    for folder in {file.parent for file in annotated.values()}:
+        folder.mkdir(parents=True, exist_ok=True)
     rows, skipped, written = [], [], []
     for path in paths:
         try:

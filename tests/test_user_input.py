@@ -81,6 +81,13 @@ def test_same_stem_images_give_one_result_each(fer_dir, tmp_path, model_args):
     assert run_cli(["predict", str(folder), "--output", str(tmp_path / "out"), *model_args], folder) == 0
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["a.jpg.annotated.png", "a.png.annotated.png"]
     assert pd.read_csv(tmp_path / "out" / "same.faces.csv")["file"].nunique() == 2
+    for day in ("monday", "tuesday"):  # the same name in two subfolders: each keeps its own annotated copy
+        (folder / day).mkdir()
+        cv2.imwrite(str(folder / day / "a.jpg"), face_photo(fer_dir, "angry" if day == "monday" else "sad"))
+    assert run_cli(["predict", str(folder), "--recursive", "--output", str(tmp_path / "deep"), *model_args], folder) == 0
+    written = sorted(str(p.relative_to(tmp_path / "deep")) for p in (tmp_path / "deep").rglob("*.png"))
+    assert written == ["a.jpg.annotated.png", "a.png.annotated.png", "monday/a.annotated.png", "tuesday/a.annotated.png"]
+    assert len({p.read_bytes() for p in (tmp_path / "deep").rglob("*.png")}) == 4  # none written over another
 
 
 def test_max_frames_zero_is_refused_and_earlier_results_survive(clip, tmp_path, model_args, capsys):
