@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 import pandas as pd
 
@@ -72,7 +73,7 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def model_classes(model, metadata: dict, path: Path) -> list[str]:
+def model_classes(model: keras.Model, metadata: dict, path: Path) -> list[str]:
     """A model's class names in output order: its metadata's, else (a model saved without metadata.json) FER2013's
     canonical order, with a warning that this is assumed; a model fer_helpers cannot feed is a clear error."""
     outputs, channels = model.output_shape[-1], model.input_shape[-1]
