@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"unpacked into {unpack(args.archive, run_dir)}: run notebook 03 with --run-id {run_dir.name} "
                   "and the parameters it was trained with")
-    except (ValueError, FileExistsError, data.DataNotFoundError) as error:
+    except (OSError, ValueError) as error:  # a missing or existing folder, missing data, other settings
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
