@@ -13,13 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 VERBOSE = "--verbose" in sys.argv[1:]
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 @contextlib.contextmanager
 def quiet_stderr(quiet: bool):
     """Send the process's stderr (file descriptor 2, where TensorFlow's C++ and OpenCV log) to /dev/null
     while loading them: their start-up lines (CUDA probes, oneDNN notes) are noise to a user, and
-    TensorFlow 2.19+ ignores TF_CPP_MIN_LOG_LEVEL for them (tensorflow/tensorflow#100442)."""
+    TensorFlow 2.19+ ignores TF_CPP_MIN_LOG_LEVEL for them (tensorflow/tensorflow#100442). Python warnings
+    raised meanwhile are held, and our own (a stale TFLite copy, a model without metadata) shown afterwards."""
     if not quiet:
         yield
         return
@@ -27,11 +29,16 @@ def quiet_stderr(quiet: bool):
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        yield
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    for warning in caught:
+        if warning.category is UserWarning and Path(warning.filename).resolve().is_relative_to(PACKAGE_DIR):  # ours
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if VERBOSE else "3"
@@ -60,7 +67,6 @@ with quiet_stderr(not VERBOSE):
     from fer_helpers.video import REDETECT_EVERY, SMOOTHING, FaceTracker, analyse_frames, analyse_video
 
 WINDOW = "fer: press q to quit"
-PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def bounded(kind: type, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:
@@ -214,20 +220,6 @@ def evaluate(args: argparse.Namespace, recogniser: Recogniser) -> dict:
 COMMANDS = {"predict": predict, "webcam": webcam, "evaluate": evaluate}
 
 
-def load_recogniser(args: argparse.Namespace, detector) -> Recogniser:
-    """The Recogniser the options ask for, loaded with TensorFlow's and TFLite's lines hidden (TFLite announces its
-    XNNPACK delegate on stderr) unless --verbose, but with our own warnings shown (a stale TFLite copy, a model
-    without metadata): hiding stderr would swallow them too."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
-        with quiet_stderr(not args.verbose):
-            recogniser = Recogniser(args.model, detector, args.runtime, args.networks)
-    for warning in caught:
-        if args.verbose or Path(warning.filename).resolve().is_relative_to(PACKAGE_DIR):
-            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
-    return recogniser
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse, run, print a JSON summary; bad input exits with status 2 and a one-line reason."""
     args = parser().parse_args(argv)
@@ -236,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         detector = HaarDetector(args.scale_factor, args.min_neighbors, args.min_size) if args.detector == "haar" \
             else make_detector(args.detector, min_size=args.min_size)
-        recogniser = load_recogniser(args, detector)
+        with quiet_stderr(not args.verbose):  # TFLite announces its XNNPACK delegate on stderr
+            recogniser = Recogniser(args.model, detector, args.runtime, args.networks)
         summary = COMMANDS[args.command](args, recogniser)
         summary |= {"runtime": recogniser.runtime, "networks": recogniser.networks}
     except (OSError, ValueError) as error:  # SourceError, missing files, bad models, bad values: all the user's input
