@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from conftest import read_gray, real_faces
 from fer_helpers import data
@@ -142,6 +142,27 @@ def test_bad_files_are_skipped_counted_and_left_untouched(fer_dir, tmp_path):
     deep = dataset.splits["train"].images[sources.index(str(happy / "deep.png"))]
     assert np.array_equal(deep, face)
     assert tree_digest(tmp_path) == before
+
+
+def test_exif_orientation_turns_a_stored_face_upright(fer_dir, tmp_path):
+    face = read_gray(real_faces(fer_dir, "train", "happy", 1)[0])
+    folder = tmp_path / "train" / "happy"
+    folder.mkdir(parents=True)
+    # how a camera stores the face for each orientation tag: PIL's exif_transpose (the reference) undoes it
+    stored = {2: face[:, ::-1], 3: np.rot90(face, 2), 6: np.rot90(face, 1), 8: np.rot90(face, -1)}
+    for orientation, pixels in stored.items():
+        for suffix in ("png", "webp"):  # lossless, so the upright face must come back exactly
+            image = Image.fromarray(np.ascontiguousarray(pixels))
+            exif = image.getexif()
+            exif[0x0112] = orientation
+            path = folder / f"o{orientation}.{suffix}"
+            image.save(path, exif=exif, lossless=True)
+            assert np.array_equal(np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("L")), face)
+    with pytest.warns(UserWarning, match="Only 1 class"):
+        dataset = data.load_dataset(tmp_path, val_fraction=0, use_cache=False)
+    assert len(dataset.splits["train"]) == 8 and not dataset.skipped
+    for image, source in zip(dataset.splits["train"].images, dataset.splits["train"].sources):
+        assert np.array_equal(image, face), source
 
 
 def test_fer2013_csv_with_bad_rows(fer_dir, tmp_path):

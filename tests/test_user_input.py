@@ -151,6 +151,23 @@ def test_truncated_jpeg_is_skipped_and_listed(fer_dir, tmp_path, model_args, cap
     assert "truncated JPEG" in summary["skipped"][0]
 
 
+def test_a_phone_photo_stored_sideways_is_read_upright(videos_dir, tmp_path, model_args, capsys):
+    upright = cv2.VideoCapture(str(videos_dir / "single_face.mp4")).read()[1]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "upright.jpg"), upright)
+    sideways = Image.fromarray(cv2.cvtColor(np.rot90(upright).copy(), cv2.COLOR_BGR2RGB))  # as a phone stores it
+    exif = sideways.getexif()
+    exif[0x0112] = 6  # "turn 90 degrees clockwise to show"
+    sideways.save(folder / "phone.jpg", exif=exif, quality=95)
+    assert run_cli(["predict", str(folder), "--output", str(tmp_path / "out"), *model_args], folder) == 0
+    faces = pd.read_csv(tmp_path / "out" / "photos.faces.csv").set_index("file")
+    phone, plain = faces.loc[str(folder / "phone.jpg")], faces.loc[str(folder / "upright.jpg")]
+    assert phone["label"] == plain["label"]
+    assert np.abs(phone[["x", "y", "w", "h"]].to_numpy(float) - plain[["x", "y", "w", "h"]].to_numpy(float)).max() <= 4
+    assert cv2.imread(str(tmp_path / "out" / "phone.annotated.png")).shape == upright.shape
+
+
 def test_a_video_cut_short_is_reported(videos_dir, tmp_path, model_args, capsys):
     source = cv2.VideoCapture(str(videos_dir / "single_face.mp4"))
     full = tmp_path / "full.avi"
