@@ -213,7 +213,9 @@ def evaluate(args: argparse.Namespace, recogniser: Recogniser) -> dict:
     result = evaluated.result
     return {"images": result["images"], "accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
             "split": result["split"], "skipped_classes": evaluated.skipped_classes,
-            "skipped_files": [f"{s.path}: {s.reason}" for s in evaluated.skipped_files],
+            "skipped_files": [f"{s.path}: {s.reason}" for s in evaluated.skipped_files if not s.folder],
+            "skipped_folders": [f"{s.path}: {s.reason}" for s in evaluated.skipped_files if s.folder],
+            "empty_class_folders": evaluated.empty_class_folders,
             "files": {name: str(path) for name, path in evaluated.files.items()}}
 
 

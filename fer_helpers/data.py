@@ -64,10 +64,11 @@ class Split:
 
 @dataclass
 class Skipped:
-    """A file that could not be used, and why."""
+    """A file (or a folder that is not read) that could not be used, and why."""
 
     path: str
     reason: str
+    folder: bool = False
 
 
 @dataclass
@@ -205,7 +206,7 @@ class _Listing:
 
     files: list[tuple[str, str, Path]]  # (split, class, path)
     classes: list[str]
-    empty_classes: list[str]
+    empty_classes: list[str]  # class folders without a file, as on disk: "sad", or "train/sad" under a split folder
     skipped: list[Skipped]
 
 
@@ -213,14 +214,14 @@ def _list_class_folders(folder: Path, split: str, listing: _Listing) -> None:
     """Add the files of every class folder under `folder`, its subfolders' included, to the listing."""
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if class_dir.name.startswith("__"):  # __MACOSX (a zip's resource forks), __pycache__: not a class
-            listing.skipped.append(Skipped(str(class_dir), "not a class folder (a name starting with __)"))
+            listing.skipped.append(Skipped(str(class_dir), "not a class folder (a name starting with __)", folder=True))
             continue
         files = [Path(path) for path in sorted(_files_under(class_dir, listing))]
         label = canonical_class(class_dir.name)
         if label not in listing.classes:
             listing.classes.append(label)
         if not files:
-            listing.empty_classes.append(f"{split}/{class_dir.name}")
+            listing.empty_classes.append(class_dir.name if split == "all" else f"{folder.name}/{class_dir.name}")
         listing.files.extend((split, label, path) for path in files)
 
 
@@ -238,9 +239,9 @@ def _files_under(folder: Path, listing: _Listing) -> list[str]:
                 elif entry.is_file():  # not sockets, pipes or broken links
                     found.append(entry.path)
                 elif entry.is_dir():
-                    listing.skipped.append(Skipped(entry.path, "a link to a folder inside a class folder: not followed"))
+                    listing.skipped.append(Skipped(entry.path, "a link to a folder inside a class folder: not followed", folder=True))
     except OSError as error:
-        listing.skipped.append(Skipped(str(folder), f"unreadable folder: {error.strerror or error}"))
+        listing.skipped.append(Skipped(str(folder), f"unreadable folder: {error.strerror or error}", folder=True))
     return found
 
 
@@ -440,7 +441,7 @@ def _read_source(root: Path, size, limit_per_class, seed, use_cache, progress) -
         raw, skipped, modes = _decode_all(files, listing.classes, size, progress)
         skipped = listing.skipped + skipped
         meta = {"classes": listing.classes, "modes": dict(modes), "empty": listing.empty_classes}
-    meta |= {"splits": sorted(raw), "skipped": [(s.path, s.reason) for s in skipped]}
+    meta |= {"splits": sorted(raw), "skipped": [(s.path, s.reason, s.folder) for s in skipped]}
     if use_cache:
         _save_cache(cache_file, raw, meta)
     return raw, meta
@@ -477,9 +478,11 @@ def load_dataset(
     size = tuple(image_size)
     raw, meta = _read_source(root, size, limit_per_class, seed, use_cache, progress)
     skipped = [Skipped(*entry) for entry in meta["skipped"]]
-    if skipped:
-        reasons = Counter(s.reason.split(":")[0] for s in skipped)
-        warnings.warn(f"Skipped {len(skipped)} unusable files in {root}: {dict(reasons)} (see dataset.skipped)")
+    if files := [s for s in skipped if not s.folder]:
+        reasons = Counter(s.reason.split(":")[0] for s in files)
+        warnings.warn(f"Skipped {len(files)} unusable files in {root}: {dict(reasons)} (see dataset.skipped)")
+    if folders := [s for s in skipped if s.folder]:
+        warnings.warn(f"Skipped {len(folders)} folders in {root}: " + "; ".join(f"{s.path} ({s.reason})" for s in folders))
     if meta["empty"]:
         warnings.warn(f"Empty class folders in {root}: {meta['empty']}")
     splits = _make_splits(raw, val_fraction, test_fraction, seed)

@@ -145,7 +145,8 @@ class FolderEvaluation:
 
     result: dict  # metrics() on the labels the model and the folder share
     skipped_classes: dict[str, int]  # folder classes the model does not predict: images per class
-    skipped_files: list[data.Skipped]  # unreadable files, and with detect_faces images without a face
+    skipped_files: list[data.Skipped]  # unreadable files, with detect_faces images without a face, skipped folders
+    empty_class_folders: list[str]  # class folders with no file in them: they add nothing to the scores
     files: dict[str, Path]  # what was written to the output folder
 
 
@@ -185,9 +186,12 @@ def evaluate_folder(
                                     for i in range(0, len(crops), EVALUATE_BATCH)])
     result = metrics(np.array(labels), probabilities, recogniser.classes)
     result["per_class"] = {name: row for name, row in result["per_class"].items() if row["support"] > 0}
+    empty = [name for name in listing.empty_classes
+             if chosen is None or data.SPLIT_NAMES.get(name.split("/")[0].lower()) == chosen]
     result |= {"data_dir": str(root), "split": chosen or "all", "detect_faces": detect_faces,
-               "skipped_classes": skipped_classes, "skipped_files": len(skipped)}
-    evaluated = FolderEvaluation(result, skipped_classes, skipped, {})
+               "skipped_classes": skipped_classes, "skipped_files": sum(not s.folder for s in skipped),
+               "skipped_folders": sum(s.folder for s in skipped), "empty_class_folders": empty}
+    evaluated = FolderEvaluation(result, skipped_classes, skipped, empty, {})
     if output_dir is not None:
         evaluated.files = _write_evaluation(evaluated, Path(output_dir))
     return evaluated

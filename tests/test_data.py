@@ -100,6 +100,13 @@ def test_subfolders_of_a_class_folder_count_and_a_zips_macosx_folder_is_not_a_cl
     assert "__macosx" not in listing.classes and len(listing.classes) == 8
     assert sum(label == "happy" for _, label, _ in listing.files) == 4 + 3
     assert sorted(Path(s.path).name for s in listing.skipped) == ["__MACOSX", "loop"]  # named, not silently dropped
+    (tmp_path / "set" / "fearful").mkdir()  # a second folder for fear, empty
+    with pytest.warns(UserWarning) as caught:
+        data.load_dataset(tmp_path / "set", use_cache=False)
+    messages = [str(w.message) for w in caught]
+    assert any(m.startswith("Skipped 2 folders") and "__MACOSX" in m and "loop" in m for m in messages), messages
+    assert not any("unusable files" in m for m in messages)  # folders are not counted as files
+    assert any(m.startswith("Empty class folders") and m.endswith("['fearful']") for m in messages), messages
 
 
 def test_bad_files_are_skipped_counted_and_left_untouched(fer_dir, tmp_path):

@@ -1,6 +1,7 @@
 """Scoring a model on a user's own labelled folder: renamed classes, odd sizes, an extra class, bad files."""
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -36,6 +37,9 @@ def user_set(fer_dir, tmp_path):
     for path in real_faces(fer_dir, "test", "neutral", 5):
         cv2.imwrite(str(root / "contempt" / f"{path.stem}.png"), read_gray(path))
     (root / "Happiness" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a picture")
+    (root / "__MACOSX" / "Happiness").mkdir(parents=True)  # what unzipping a Mac's zip leaves
+    (root / "__MACOSX" / "Happiness" / "._broken.png").write_bytes(b"\0\5\22\7")
+    (root / "fear").mkdir()
     return root, np.stack(faces), labels
 
 
@@ -45,7 +49,9 @@ def test_evaluate_folder_maps_names_skips_and_scores(recogniser, user_set, tmp_p
     result = evaluated.result
     assert result["images"] == len(RENAMED) * PER_CLASS
     assert evaluated.skipped_classes == {"contempt": 5}
-    assert [(s.path.endswith("broken.png"), s.reason) for s in evaluated.skipped_files] == [(True, "not a decodable image")]
+    assert [(Path(s.path).name, s.reason) for s in evaluated.skipped_files] == [
+        ("__MACOSX", "not a class folder (a name starting with __)"), ("broken.png", "not a decodable image")]
+    assert (result["skipped_files"], result["skipped_folders"], result["empty_class_folders"]) == (1, 1, ["fear"])
     assert sorted(result["per_class"]) == sorted(RENAMED)  # only the labels the folder and the model share
     assert np.array(result["confusion_matrix"]).sum() == result["images"]
     truth = np.array([recogniser.classes.index(label) for label in labels])
@@ -101,6 +107,9 @@ def test_cli_evaluate(user_set, tmp_path, capsys):
     assert run_cli(["evaluate", model, str(root), "--output", str(tmp_path / "out"), "--runtime", "keras"], root) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["images"] == len(RENAMED) * PER_CLASS and summary["skipped_classes"] == {"contempt": 5}
+    assert [entry.split(": ")[1] for entry in summary["skipped_files"]] == ["not a decodable image"]
+    assert [Path(entry.split(": ")[0]).name for entry in summary["skipped_folders"]] == ["__MACOSX"]
+    assert summary["empty_class_folders"] == ["fear"]
     assert (tmp_path / "out" / "confusion_matrix.png").exists()
     assert run_cli(["evaluate", str(root), "--output", str(tmp_path / "default_model")], root) == 0  # MODEL is optional
     assert json.loads(capsys.readouterr().out)["accuracy"] == summary["accuracy"]
