@@ -54,7 +54,12 @@ class Face:
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
-    """A uint8 grayscale frame from grayscale, BGR or BGRA input of any integer or float depth."""
+    """A uint8 grayscale frame from grayscale, BGR or BGRA input of any integer or float depth, or a PIL image."""
+    if frame is None:
+        raise ValueError("Expected a grayscale, BGR or BGRA frame; got None (cv2.imread gives None for a file it "
+                         "cannot read, and a video's read() at its end)")
+    if hasattr(frame, "convert") and hasattr(frame, "mode"):  # a PIL image: its colours are RGB, not OpenCV's BGR
+        frame = frame.convert("L")
     frame = np.asarray(frame)
     if frame.size == 0 or frame.ndim not in (2, 3):
         raise ValueError(f"Expected a grayscale, BGR or BGRA frame; got an array of shape {frame.shape}")

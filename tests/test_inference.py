@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from conftest import run_cli
 
 import keras
@@ -143,6 +144,15 @@ def test_gray_bgr_bgra_16_bit_and_numpy_arithmetic_frames_give_the_same_faces(re
     assert recogniser.detect_emotions(np.full((240, 320, 3), 200, np.uint8)) == []  # no face: empty result
     with pytest.raises(ValueError, match="shape"):
         recogniser.detect_emotions(np.zeros((10, 10, 5), np.uint8))
+
+
+def test_a_pil_image_is_read_as_rgb_and_a_missing_frame_is_named(recogniser, videos_dir):
+    bgr = next(iter(inference.VideoSource(videos_dir / "single_face.mp4")))
+    expected = [(f.box, f.label) for f in recogniser.detect_emotions(bgr)]
+    pil = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))  # what PIL, and most non-OpenCV code, hands over
+    assert expected and [(f.box, f.label) for f in recogniser.detect_emotions(pil)] == expected
+    with pytest.raises(ValueError, match="got None .cv2.imread"):  # a path cv2.imread could not read
+        recogniser.detect_emotions(cv2.imread(str(videos_dir / "missing.jpg")))
 
 
 def test_bad_sources_give_clear_errors_naming_them(tmp_path):
