@@ -67,6 +67,7 @@ with quiet_stderr(not VERBOSE):
     from fer_helpers.video import REDETECT_EVERY, SMOOTHING, FaceTracker, analyse_frames, analyse_video
 
 WINDOW = "fer: press q to quit"
+DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")  # any one lets Qt open (or fake) a window
 
 
 def bounded(kind: type, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:
@@ -185,6 +186,14 @@ def predict(args: argparse.Namespace, recogniser: Recogniser) -> dict:
             "files": {name: str(file) for name, file in report.files.items()}}
 
 
+def require_display() -> None:
+    """Refuse the webcam window where there is no display to open it on: OpenCV's Qt window would abort the whole
+    process (SIGABRT, a core dump and Qt's plugin messages), not raise an error we could catch."""
+    if sys.platform.startswith("linux") and not any(map(os.environ.get, DISPLAY_VARIABLES)):
+        raise SourceError("No display for the webcam window here (DISPLAY is not set). On a server, use notebook 04's "
+                          "browser camera (live_source=\"browser\"), or record a video and run `predict` on it.")
+
+
 def webcam(args: argparse.Namespace, recogniser: Recogniser) -> dict:
     """Show the webcam with labelled faces in a window until q is pressed."""
     source = VideoSource(args.camera)
@@ -228,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
+        if args.command == "webcam":
+            require_display()  # before loading the model: a few seconds not spent for nothing
         detector = HaarDetector(args.scale_factor, args.min_neighbors, args.min_size) if args.detector == "haar" \
             else make_detector(args.detector, min_size=args.min_size)
         with quiet_stderr(not args.verbose):  # TFLite announces its XNNPACK delegate on stderr

@@ -3,6 +3,7 @@ new user would, on real FER2013 faces and real videos copied into tmp_path. Ever
 conftest.run_cli, which checks that no input file changed."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -259,6 +260,16 @@ def test_negative_camera_is_refused_before_opencv(capsys):
         inference.VideoSource(-1)
 
 
+def test_webcam_without_a_display_is_refused_not_aborted():
+    environment = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "fer_helpers", "webcam"], cwd=PROJECT_ROOT, env=environment,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr  # not SIGABRT from Qt (-6), not a missing camera's error
+    assert result.stderr.strip().splitlines() == [
+        "error: No display for the webcam window here (DISPLAY is not set). On a server, use notebook 04's browser "
+        'camera (live_source="browser"), or record a video and run `predict` on it.']
+
+
 def test_bad_options_and_paths_are_one_line_each(fer_dir, tmp_path, model_args, capsys):
     photo = tmp_path / "photo.jpg"
     cv2.imwrite(str(photo), face_photo(fer_dir))
@@ -302,10 +313,10 @@ def test_broken_model_files_are_named(tmp_path, monkeypatch, capsys):
 # Noise and consistency
 
 def test_cli_is_quiet_unless_verbose(tmp_path):
-    run = lambda *args: subprocess.run([sys.executable, "-m", "fer_helpers", *args], cwd=PROJECT_ROOT,  # noqa: E731
-                                       capture_output=True, text=True, timeout=180)
+    run = lambda *args, **env: subprocess.run([sys.executable, "-m", "fer_helpers", *args], cwd=PROJECT_ROOT,  # noqa: E731
+                                              capture_output=True, text=True, timeout=180, env=os.environ | env)
     assert run("predict", "--help").stderr == ""
-    missing = run("webcam", "--camera", "7")
+    missing = run("webcam", "--camera", "7", DISPLAY=":99")  # a display is named, so the camera is tried
     assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
         "error: Webcam 7 could not be opened (none attached, or in use)"]
     broken = tmp_path / "broken.mp4"
