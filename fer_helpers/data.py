@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import numbers
 import os
 import shutil
 import warnings
@@ -260,6 +261,19 @@ def list_files(root: Path) -> _Listing:
     return listing
 
 
+def check_number(name: str, value: object, low: float, high: float | None = None, whole: bool = False,
+                 above: bool = False) -> None:
+    """Refuse a setting that is not a number from low (above it if `above`) to high (a whole number if `whole`),
+    naming it: a string or a negative count given as a parameter must not fail deep inside, or quietly do
+    something else."""
+    kind = numbers.Integral if whole else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or value < low or (above and value == low) or (
+            high is not None and value > high):
+        what = "a whole number" if whole else "a number"
+        span = f"{'above' if above else 'at least'} {low}" + ("" if high is None else f" and at most {high}")
+        raise ValueError(f"{name} must be {what}, {span}; not {value!r}")
+
+
 def limited_indices(keys: list, limit_per_class: int | None, seed: int) -> list[int]:
     """Indices keeping at most `limit_per_class` items of each key (a class, or a split and class), drawn with
     a fixed seed, in their original order."""
@@ -474,6 +488,10 @@ def load_dataset(
     (then train/val/test are drawn stratified), or fer2013.csv. The validation split is always
     carved from train; test stays untouched for final reports. Nothing on disk is modified.
     """
+    if limit_per_class is not None:
+        check_number("limit_per_class", limit_per_class, 1, whole=True)  # None reads every image
+    check_number("val_fraction", val_fraction, 0, 0.9)
+    check_number("test_fraction", test_fraction, 0, 0.9)
     root = resolve_data_dir(data_dir)
     size = tuple(image_size)
     raw, meta = _read_source(root, size, limit_per_class, seed, use_cache, progress)

@@ -121,7 +121,7 @@ def run_notebook(notebook: Path, params: dict, output_dir: Path, prepare_only: b
     except papermill.PapermillExecutionError as error:
         raise NotebookFailed(
             f"{notebook.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
-            f"{error.ename}: {error.evalue}. Executed copy: {executed}"
+            f"{error.ename}: {error.evalue.rstrip('.')}. Executed copy: {executed}"
         ) from None
     results_file = output_dir / RESULTS_FILE
     return json.loads(results_file.read_text()) if results_file.exists() else {}

@@ -21,7 +21,7 @@ import pandas as pd
 
 from fer_helpers import augmentation, profiling, saving
 from fer_helpers.config import SEED
-from fer_helpers.data import Dataset
+from fer_helpers.data import Dataset, check_number
 from fer_helpers.files import atomic_write
 from fer_helpers.models import build_model, networks
 
@@ -303,6 +303,7 @@ def train(
     the run (0: the schedule runs to its end). `seed` seeds weights, augmentation and shuffles (the dataset's
     split is already made); a resumed process adds the epoch it resumes at, so it draws afresh. The model returned
     is the best epoch's, in float32 whatever precision trained it."""
+    check_settings(epochs, batch_size, learning_rate, schedule, erasing, mixup, patience)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     draws = seed + resumed_at(output_dir)  # a resumed process must not replay epoch 0's shuffle, augmentation and dropout
@@ -346,6 +347,21 @@ def train(
     best = keras.models.load_model(output_dir / BEST_FILE) if (output_dir / BEST_FILE).exists() else model
     return TrainResult(as_float32(best, build), history, output_dir, seconds, _joined(machines, "hardware"),
                        _joined(machines, "precision"))
+
+
+def check_settings(epochs: int, batch_size: int, learning_rate: float | None, schedule: str, erasing: float,
+                   mixup: float, patience: int) -> None:
+    """Refuse settings train() cannot use before anything is written to the run's folder: a run file recorded with
+    a misspelt schedule would make the corrected rerun "another run", and epochs=0 would save an untrained model."""
+    check_number("epochs", epochs, 1, whole=True)
+    check_number("batch_size", batch_size, 1, whole=True)
+    check_number("patience", patience, 0, whole=True)
+    if learning_rate is not None:
+        check_number("learning_rate", learning_rate, 0, above=True)  # None: the architecture's own
+    check_number("erasing", erasing, 0, 1)
+    check_number("mixup", mixup, 0)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"Unknown schedule {schedule!r}; choose one of {SCHEDULES}")
 
 
 def resumed_at(output_dir: Path) -> int:

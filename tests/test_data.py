@@ -62,6 +62,14 @@ def test_data_dir_precedence_and_missing_message(fer_dir, tmp_path, monkeypatch)
         data.load_dataset()
 
 
+def test_bad_loading_options_are_refused_by_name(fer_dir):
+    for limit in (-5, 0, "abc", 2.5, True):  # -5 used to drop 5 images a class and report success
+        with pytest.raises(ValueError, match="limit_per_class must be a whole number, at least 1"):
+            data.load_dataset(fer_dir, limit_per_class=limit)
+    with pytest.raises(ValueError, match="val_fraction must be a number, at least 0 and at most 0.9; not 1.5"):
+        data.load_dataset(fer_dir, val_fraction=1.5)
+
+
 def test_folder_without_class_folders_is_a_clear_error(tmp_path):
     (tmp_path / "notes.txt").write_text("no images here")
     with pytest.raises(data.DataNotFoundError, match="No class folders"):

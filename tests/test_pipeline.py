@@ -73,10 +73,10 @@ def test_a_run_trained_without_jupyter_is_reused_by_notebook_03_which_saves_a_fl
 def test_failing_notebook_is_named_with_its_cell(tmp_path):
     broken = nbformat.v4.new_notebook()
     broken.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    broken.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('boom')")]
+    broken.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('boom.')")]
     path = tmp_path / "99_broken.ipynb"
     nbformat.write(broken, path)
-    with pytest.raises(pipeline.NotebookFailed, match=r"99_broken.ipynb failed in cell 1 .*ValueError: boom"):
+    with pytest.raises(pipeline.NotebookFailed, match=r"99_broken.ipynb failed in cell 1 .*ValueError: boom\. Executed copy"):  # one full stop
         pipeline.run_notebook(path, {}, tmp_path / "out" / "99_broken")
 
 

@@ -141,6 +141,19 @@ def test_unknown_strategy_and_schedule_are_clear_errors():
         training.learning_rate_callback("triangle", 1e-3, 10)
 
 
+def test_settings_that_cannot_train_are_refused_before_the_run_folder_is_written(tiny, tmp_path):
+    small = dict(epochs=1, batch_size=16, model_options={"widths": (8, 16, 32, 64), "blocks": 1}, output_dir=tmp_path / "run")
+    refused = [({"schedule": "cosin"}, "Unknown schedule 'cosin'"), ({"epochs": 0}, "epochs must be a whole number, at least 1"),
+               ({"epochs": "10"}, "epochs must be"), ({"mixup": -0.2}, "mixup must be a number, at least 0"),
+               ({"erasing": 1.5}, "erasing must be a number, at least 0 and at most 1"),
+               ({"learning_rate": 0}, "learning_rate must be a number, above 0"), ({"patience": -1}, "patience must be")]
+    for bad, message in refused:
+        with pytest.raises(ValueError, match=message):
+            training.train(tiny, **small | bad)
+        assert not (tmp_path / "run" / training.RUN_FILE).exists()  # nothing recorded that the corrected rerun trips on
+    assert len(training.train(tiny, schedule="cosine", **small).history) == 1
+
+
 def test_save_and_load_round_trip_in_both_formats(trained, tiny, tmp_path):
     metadata = training.class_names_metadata(tiny, "fer_resnet", command="test")
     keras_path = saving.save_model(trained.model, tmp_path, metadata)
