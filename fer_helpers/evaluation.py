@@ -23,11 +23,16 @@ TTA_CROP = 2  # pixels cut from each border for the crop views of test-time augm
 EVALUATE_BATCH = 256  # faces per classify call when scoring a folder
 
 
+def check_tta(tta: str) -> None:
+    """Refuse a test-time augmentation mode that does not exist."""
+    if tta not in TTA_MODES:
+        raise ValueError(f"Unknown tta {tta!r}; choose one of {TTA_MODES}")
+
+
 def predict_probabilities(model: keras.Model, images: np.ndarray, tta: str = "none", batch_size: int = 256) -> np.ndarray:
     """Class probabilities for (n, h, w[, 1]) uint8 images from a Keras model or a lite.LiteModel;
     tta: 'none', 'flip' or 'flip+crops'."""
-    if tta not in TTA_MODES:
-        raise ValueError(f"Unknown tta {tta!r}; choose one of {TTA_MODES}")
+    check_tta(tta)
     if images.ndim == 3:
         images = images[..., np.newaxis]
     views = [images]

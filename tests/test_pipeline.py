@@ -80,6 +80,14 @@ def test_failing_notebook_is_named_with_its_cell(tmp_path):
         pipeline.run_notebook(path, {}, tmp_path / "out" / "99_broken")
 
 
+def test_notebook_03_checks_the_models_it_names_before_training(tmp_path):
+    missing = tmp_path / "nowhere.keras"  # a typo in a path must not cost a whole training run
+    with pytest.raises(pipeline.NotebookFailed, match=r"03_training.ipynb failed in cell .*FileNotFoundError: No model at .*nowhere.keras"):
+        pipeline.run_notebook(pipeline.NOTEBOOK_DIR / "03_training.ipynb",
+                              {"limit_per_class": 5, "ensemble_with": [str(missing)]}, tmp_path / "03_training")
+    assert not (tmp_path / "03_training" / "checkpoints").exists()
+
+
 def test_sweep_writes_a_comparison_table(tmp_path):
     table = pipeline.run_sweep("01", {"limit_per_class": [5, 10]}, {}, tmp_path)
     assert table["status"].tolist() == ["ok", "ok"]
