@@ -142,7 +142,8 @@ def test_unknown_strategy_and_schedule_are_clear_errors():
 
 
 def test_settings_that_cannot_train_are_refused_before_the_run_folder_is_written(tiny, tmp_path):
-    small = dict(epochs=1, batch_size=16, model_options={"widths": (8, 16, 32, 64), "blocks": 1}, output_dir=tmp_path / "run")
+    small = {"epochs": 1, "batch_size": 16, "model_options": {"widths": (8, 16, 32, 64), "blocks": 1},
+             "output_dir": tmp_path / "run"}
     refused = [({"schedule": "cosin"}, "Unknown schedule 'cosin'"), ({"epochs": 0}, "epochs must be a whole number, at least 1"),
                ({"epochs": "10"}, "epochs must be"), ({"mixup": -0.2}, "mixup must be a number, at least 0"),
                ({"erasing": 1.5}, "erasing must be a number, at least 0 and at most 1"),
