@@ -28,8 +28,13 @@ from fer_helpers.config import (
 )
 from fer_helpers.files import atomic_write
 
-CACHE_FORMAT = 3  # bump when what a cache holds changes (2: CSV emotion range checked, CSV limit_per_class; 3: EXIF orientation)
-EXIF_MARKERS = (b"Exif", b"eXIf", b"EXIF")  # an EXIF block in JPEG (APP1), PNG (eXIf chunk) or WebP (EXIF chunk)
+# Bump when what a cache holds changes (2: CSV emotion range checked, CSV limit_per_class; 3: EXIF orientation
+# applied, skipped folders marked as folders).
+CACHE_FORMAT = 3
+# Image files are decoded at their stored bit depth (8 or 16) and gray or colour as stored, turned upright by an EXIF
+# orientation tag as a phone photo is shown, alpha dropped (grayscale ignores it). OpenCV applies the tag with these
+# flags but not with IMREAD_UNCHANGED; on FER2013's JPEGs both give the same arrays, these a little faster.
+DECODE_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
 DECODE_CHUNK = 512  # files per thread task: large enough that scheduling costs nothing
 SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "valid": "val", "test": "test"}
 CSV_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -164,15 +169,6 @@ def describe_mode(image: np.ndarray) -> str:
     return f"{image.shape[1]}x{image.shape[0]} {kind} {image.dtype.itemsize * 8}-bit"
 
 
-def _decode_flags(raw: bytes) -> int:
-    """OpenCV's decode flags for a file: bit depth and alpha as stored, except that a file with an EXIF block is
-    turned upright by its orientation tag, as a phone photo is shown (OpenCV applies the tag only when it may drop
-    alpha: an upright face matters more than the alpha channel, which grayscale conversion ignores anyway)."""
-    if any(marker in raw for marker in EXIF_MARKERS):
-        return cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
-    return cv2.IMREAD_UNCHANGED
-
-
 def read_image_file(path: Path) -> tuple[np.ndarray | None, str, str]:
     """Read one file at full size: (image or None, content hash, mode or the reason it is unusable)."""
     try:
@@ -184,7 +180,7 @@ def read_image_file(path: Path) -> tuple[np.ndarray | None, str, str]:
     digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
     if raw[:2] == b"\xff\xd8" and not raw.rstrip(b"\x00").endswith(b"\xff\xd9"):
         return None, digest, "truncated JPEG"
-    image = cv2.imdecode(np.frombuffer(raw, np.uint8), _decode_flags(raw))
+    image = cv2.imdecode(np.frombuffer(raw, np.uint8), DECODE_FLAGS)
     if image is None or image.size == 0:
         return None, digest, "not a decodable image"
     return image, digest, describe_mode(image)

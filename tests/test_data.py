@@ -152,7 +152,7 @@ def test_bad_files_are_skipped_counted_and_left_untouched(fer_dir, tmp_path):
     assert dataset.empty_classes == ["train/sad"]
     assert len(dataset.splits["train"]) == 3 + 4
     assert dataset.splits["train"].images.shape[1:] == (48, 48)
-    assert {"48x48 color+alpha 8-bit", "48x48 gray 16-bit", "224x224 gray 8-bit"} <= set(dataset.modes)
+    assert {"48x48 color 8-bit", "48x48 gray 16-bit", "224x224 gray 8-bit"} <= set(dataset.modes)  # alpha dropped
     sources = list(dataset.splits["train"].sources)
     deep = dataset.splits["train"].images[sources.index(str(happy / "deep.png"))]
     assert np.array_equal(deep, face)
