@@ -255,7 +255,7 @@ def draw_faces(frame: np.ndarray, faces: list[Face]) -> np.ndarray:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An image file as a BGR, BGRA or grayscale array; a clear error names a missing, truncated or unreadable file."""
+    """An image file as a BGR or grayscale array, upright; a clear error names a missing, truncated or unreadable file."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"No image at {path}")
