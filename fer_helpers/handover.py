@@ -107,15 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = parser.add_subparsers(dest="verb", required=True)
     train = verbs.add_parser("train", help="train notebook 03's network (resumes an interrupted run)")
-    train.add_argument("--run-id", required=True, help="the pipeline run folder under artifacts/runs/")
+    train.add_argument("--run-id", type=pipeline.run_id, required=True, help="the pipeline run folder under artifacts/runs/")
     train.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a notebook 03 parameter")
     train.add_argument("--pack", type=Path, metavar="TAR", help="then pack the finished run into this file")
     unpacking = verbs.add_parser("unpack", help="put a packed run where notebook 03 of a pipeline run finds it")
     unpacking.add_argument("archive", type=Path)
-    unpacking.add_argument("--run-id", help="the pipeline run folder under artifacts/runs/ (default: the archive's name)")
+    unpacking.add_argument("--run-id", type=pipeline.run_id,
+                           help="the pipeline run folder under artifacts/runs/ (default: the archive's name)")
     args = parser.parse_args(argv)
+    try:
+        name = args.run_id or pipeline.run_id(args.archive.name.removesuffix(".tar"))
+    except argparse.ArgumentTypeError as error:
+        parser.error(f"the archive's name gives no run folder, {error}: give --run-id")
 
-    run_dir = artifacts_dir() / "runs" / (args.run_id or args.archive.name.removesuffix(".tar"))
+    run_dir = artifacts_dir() / "runs" / name
     try:
         if args.verb == "train":
             run = train_run(pipeline.parse_assignments(args.param), run_dir)

@@ -17,6 +17,7 @@ import ast
 import itertools
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -30,6 +31,7 @@ from fer_helpers.files import atomic_write
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 RESULTS_FILE = "results.json"
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a run folder's name: no separators, nothing hidden, not ..
 
 
 class NotebookFailed(RuntimeError):
@@ -197,6 +199,15 @@ def read_config(path: Path | None) -> dict:
     return loaded or {}
 
 
+def yaml_value(text: str, given: str) -> object:
+    """One parameter value read as YAML; a malformed one stops with the argument it came from."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or error
+        raise SystemExit(f"Cannot read the value in {given!r} as YAML ({problem}); quote strings: -p 'name=\"text\"'") from None
+
+
 def parse_assignments(pairs: list[str]) -> dict:
     """key=value strings as a dict, values read as YAML (numbers, booleans, lists, null)."""
     parsed = {}
@@ -204,7 +215,7 @@ def parse_assignments(pairs: list[str]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep:
             raise SystemExit(f"Expected key=value, got {pair!r}")
-        parsed[key.strip()] = yaml.safe_load(value)
+        parsed[key.strip()] = yaml_value(value, pair)
     return parsed
 
 
@@ -215,8 +226,16 @@ def parse_grid(pairs: list[str]) -> dict[str, list]:
         key, sep, values = pair.partition("=")
         if not sep:
             raise SystemExit(f"Expected key=v1,v2 for --grid, got {pair!r}")
-        grid[key.strip()] = [yaml.safe_load(v) for v in values.split(",")]
+        grid[key.strip()] = [yaml_value(v, pair) for v in values.split(",")]
     return grid
+
+
+def run_id(text: str) -> str:
+    """A run folder's name, as argparse's type: one plain folder name, so no run writes outside artifacts/runs/."""
+    if not RUN_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a plain folder name (letters, digits, '.', '_', '-', "
+                                         "starting with a letter or digit)")
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, help="YAML file of parameters")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a parameter (repeatable)")
     parser.add_argument("--only", nargs="+", metavar="PREFIX", help="run only these notebooks (e.g. 01 02)")
-    parser.add_argument("--run-id", default=time.strftime("%Y%m%d-%H%M%S"), help="folder name under artifacts/runs/")
+    parser.add_argument("--run-id", type=run_id, default=time.strftime("%Y%m%d-%H%M%S"),
+                        help="folder name under artifacts/runs/")
     parser.add_argument("--sweep", metavar="PREFIX", help="run this one notebook over --grid")
     parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="sweep values (repeatable)")
     args = parser.parse_args(argv)

@@ -55,4 +55,8 @@ def test_command_line_names_the_problem(tmp_path, monkeypatch, capsys):
     assert "distill_from needs the teachers' models here" in capsys.readouterr().err
     assert handover.main(["train", "--run-id", "x", "-p", "output_dir=elsewhere"]) == 1
     assert "choose the run folder with --run-id" in capsys.readouterr().err
+    for escape in (["train", "--run-id", "../x"], ["unpack", str(tmp_path / "a.tar"), "--run-id", ".."], ["unpack", ".tar"]):
+        with pytest.raises(SystemExit) as stopped:  # a run folder outside artifacts/runs/ is a usage error
+            handover.main(escape)
+        assert stopped.value.code == 2 and "plain folder name" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()  # nothing was trained or written

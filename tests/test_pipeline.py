@@ -106,9 +106,22 @@ def test_recorded_command_gives_back_the_same_parameters_through_a_shell():
 def test_parameters_are_parsed_and_filtered():
     assert pipeline.parse_assignments(["epochs=3", "data_dir=null", "name=x"]) == {"epochs": 3, "data_dir": None, "name": "x"}
     assert pipeline.parse_grid(["lr=0.1,0.01", "arch=a"]) == {"lr": [0.1, 0.01], "arch": ["a"]}
+    for broken in (pipeline.parse_assignments, pipeline.parse_grid):  # one line naming it, not a YAML traceback
+        with pytest.raises(SystemExit, match=r"Cannot read the value in 'ensemble_with=\[a.keras' as YAML"):
+            broken(["ensemble_with=[a.keras"])
     notebook = pipeline.notebooks(["01"])[0]
     chosen = pipeline.parameters_for(notebook, {"limit_per_class": 3, "epochs": 9, "01_data_exploration": {"data_dir": "x"}})
     assert chosen == {"limit_per_class": 3, "data_dir": "x"}
+
+
+def test_a_run_id_is_one_folder_under_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FER_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    for escape in ("../../elsewhere", "a/b", "..", ".hidden", ""):
+        with pytest.raises(SystemExit) as stopped:
+            pipeline.main(["--only", "01", "--run-id", escape])
+        assert stopped.value.code == 2 and "is not a plain folder name" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "artifacts").exists()
+    assert pipeline.run_id("seed_cnn") == "seed_cnn" and pipeline.run_id("20261201-180000") == "20261201-180000"
 
 
 def test_default_parameters_are_the_parameters_cell_as_python_values():
