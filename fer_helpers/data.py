@@ -8,6 +8,7 @@ import json
 import numbers
 import os
 import shutil
+import tempfile
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -126,10 +127,12 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
 
 
 def download(name: str = "fer2013", dest: str | os.PathLike | None = None) -> Path:
-    """Download a data set with kagglehub into `dest` (default data/<name>) and return its path."""
+    """Download a data set with kagglehub into `dest` (default data/<name>, which must not hold files yet) and
+    return its path."""
     if name not in KAGGLE_DATASETS:
         raise ValueError(f"Unknown data set {name!r}; known: {sorted(KAGGLE_DATASETS)}")
     dest = Path(dest) if dest is not None else DEFAULT_DATA_DIR.parent / name
+    _refuse_filled(dest)  # before downloading anything
     try:
         import kagglehub
 
@@ -139,7 +142,26 @@ def download(name: str = "fer2013", dest: str | os.PathLike | None = None) -> Pa
             f"Could not download {name} ({type(error).__name__}: {error}). "
             f"Without a network, copy the data set by hand. {HOW_TO_GET}"
         ) from None
-    shutil.copytree(fetched, dest, dirs_exist_ok=True)
+    return install_copy(fetched, dest)
+
+
+def _refuse_filled(dest: Path) -> None:
+    """Refuse a destination that already holds files: a download never writes over a data set."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise FileExistsError(f"{dest} already exists and is not an empty folder: remove it, or give another dest")
+
+
+def install_copy(source: Path, dest: Path) -> Path:
+    """Copy a downloaded data set to `dest` whole: into a hidden folder beside it, renamed into place once complete,
+    so an interrupted or failed copy never passes for a smaller data set."""
+    _refuse_filled(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
+    try:
+        shutil.copytree(source, partial, dirs_exist_ok=True)
+        os.replace(partial, dest)  # over an empty folder too
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return dest
 
 

@@ -226,3 +226,25 @@ def test_download_offline_fails_with_a_clear_message(tmp_path, monkeypatch):
         data.download("fer2013", tmp_path / "fer2013")
     with pytest.raises(ValueError, match="Unknown data set"):
         data.download("imagenet")
+    (tmp_path / "mine" / "happy").mkdir(parents=True)
+    (tmp_path / "mine" / "happy" / "a.jpg").write_bytes(b"the user's own face")
+    with pytest.raises(FileExistsError, match="mine already exists"):  # refused before any download
+        data.download("fer2013", tmp_path / "mine")
+    assert (tmp_path / "mine" / "happy" / "a.jpg").read_bytes() == b"the user's own face"
+
+
+def test_a_downloaded_set_is_put_in_place_whole(fer_dir, tmp_path):
+    fetched = tmp_path / "fetched"  # what kagglehub hands over: a folder holding train/ and test/
+    for split in ("train", "test"):
+        for path in real_faces(fer_dir, split, "happy", 3):
+            (fetched / split / "happy").mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, fetched / split / "happy" / path.name)
+    (tmp_path / "data").mkdir()
+    installed = data.install_copy(fetched, tmp_path / "data" / "fer2013")
+    assert tree_digest(installed) == tree_digest(fetched)
+    with pytest.raises(FileExistsError):
+        data.install_copy(fetched, installed)
+    (fetched / "test" / "happy" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")  # the copy fails half-way
+    with pytest.raises(shutil.Error):
+        data.install_copy(fetched, tmp_path / "data" / "second")
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["fer2013"]  # no partial copy left, hidden or not
