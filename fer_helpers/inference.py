@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections import Counter
@@ -291,12 +292,15 @@ def own_output(path: Path) -> bool:
 
 @dataclass
 class VideoSource:
-    """Frames streamed from a video file or webcam index, one at a time (never all held)."""
+    """Frames streamed from a video file or webcam index, one at a time (never all held); `seconds` is the time of
+    the frame last read."""
 
     source: str | Path | int
     fps: float = field(init=False)
     frame_count: int = field(init=False)
     size: tuple[int, int] = field(init=False)
+    seconds: float = field(init=False, default=0.0)
+    frames_read: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         is_camera = isinstance(self.source, int)
@@ -314,6 +318,7 @@ class VideoSource:
             raise SourceError(what)
         self._first = first
         self.fps = self._capture.get(cv2.CAP_PROP_FPS) or 30.0
+        self._stamp()
         self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not is_camera else 0
         self.size = (first.shape[1], first.shape[0])
 
@@ -329,7 +334,18 @@ class VideoSource:
     def _read(self) -> np.ndarray | None:
         """The next frame, or None at the end."""
         ok, frame = self._capture.read() if self._capture.isOpened() else (False, None)
+        if ok:
+            self._stamp()
         return frame if ok else None
+
+    def _stamp(self) -> None:
+        """Record the time of the frame just read: a file's own timestamp, which stays right when the frame rate
+        varies (phones record so; the declared rate is then an average), else one frame after the last."""
+        stamp = -1.0 if isinstance(self.source, int) else self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+        following = self.seconds + 1 / self.fps if self.frames_read else 0.0
+        usable = math.isfinite(stamp) and stamp >= 0 and (not self.frames_read or stamp > self.seconds)
+        self.seconds = stamp if usable else following
+        self.frames_read += 1
 
     def close(self) -> None:
         """Release the file or camera."""

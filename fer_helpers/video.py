@@ -163,12 +163,13 @@ def analyse_frames(
     max_frames: int | None = None,
     redetect_every: int = REDETECT_EVERY,
 ) -> Iterator[FrameResult]:
-    """Recognise, track and smooth faces frame by frame (FrameAnalyser over a sequence of frames at `fps`)."""
+    """Recognise, track and smooth faces frame by frame (FrameAnalyser over a sequence of frames at `fps`, or at the
+    times a VideoSource reads from its file)."""
     analyser = FrameAnalyser(recogniser, tracker, every_n_frames, redetect_every)
     for index, frame in enumerate(frames):
         if max_frames is not None and index >= max_frames:
             break
-        yield analyser.step(frame, index / fps)
+        yield analyser.step(frame, frames.seconds if isinstance(frames, VideoSource) else index / fps)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 import pandas as pd
 import pytest
@@ -167,6 +168,16 @@ def test_a_phone_photo_stored_sideways_is_read_upright(videos_dir, tmp_path, mod
     assert phone["label"] == plain["label"]
     assert np.abs(phone[["x", "y", "w", "h"]].to_numpy(float) - plain[["x", "y", "w", "h"]].to_numpy(float)).max() <= 4
     assert cv2.imread(str(tmp_path / "out" / "phone.annotated.png")).shape == upright.shape
+
+
+def test_a_phone_video_whose_frame_rate_drops_keeps_its_real_times(videos_dir, tmp_path, model_args, capsys):
+    clip = tmp_path / "phone.mp4"  # 36 frames at 30 fps, then 36 at 10 fps, as a phone records when the light drops
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(videos_dir / "single_face.mp4"),
+                    "-vf", "setpts='if(lt(N,36),N/30,1.2+(N-36)/10)/TB'", "-fps_mode", "vfr", "-an", str(clip)], check=True)
+    assert run_cli(["predict", str(clip), "--output", str(tmp_path / "out"), "--quiet", *model_args], clip) == 0
+    times = pd.read_csv(tmp_path / "out" / "phone.faces.csv").groupby("frame")["time_s"].first()
+    assert len(times) == 72
+    np.testing.assert_allclose(times[[0, 35, 36, 71]], [0, 35 / 30, 1.2, 4.7], atol=0.002)  # not frame / mean rate
 
 
 def test_a_video_cut_short_is_reported(videos_dir, tmp_path, model_args, capsys):
