@@ -475,7 +475,10 @@ def _read_source(root: Path, size, limit_per_class, seed, use_cache, progress) -
         meta = {"classes": listing.classes, "modes": dict(modes), "empty": listing.empty_classes}
     meta |= {"splits": sorted(raw), "skipped": [(s.path, s.reason, s.folder) for s in skipped]}
     if use_cache:
-        _save_cache(cache_file, raw, meta)
+        try:
+            _save_cache(cache_file, raw, meta)
+        except OSError as error:  # a read-only or full disk: the cache only saves time, the data set is loaded
+            warnings.warn(f"Could not write the cache {cache_file} ({error.strerror or error}); loaded without caching")
     return raw, meta
 
 

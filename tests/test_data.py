@@ -218,6 +218,14 @@ def test_cache_is_reused_and_invalidated_when_files_change(fer_dir, tmp_path):
     assert third.fingerprint != first.fingerprint
 
 
+def test_a_cache_that_cannot_be_written_only_warns(fer_dir, tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("not a folder")
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "a_file" / "cache"))  # cannot be created, even by root
+    with pytest.warns(UserWarning, match="Could not write the cache"):
+        dataset = data.load_dataset(fer_dir, limit_per_class=3)
+    assert len(dataset.splits["train"]) == 3 * 7 - len(dataset.splits["val"])
+
+
 def test_download_offline_fails_with_a_clear_message(tmp_path, monkeypatch):
     for variable in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.setenv(variable, "http://127.0.0.1:9")  # refused at once: no traffic leaves the machine
