@@ -37,7 +37,8 @@ class IntegrityReport:
         """The headline numbers in one table."""
         rows = {
             "images": int(self.counts.to_numpy().sum()),
-            "skipped files": len(self.skipped),
+            "skipped files": int((~self.skipped["folder"]).sum()),
+            "skipped folders (a zip's __MACOSX, links)": int(self.skipped["folder"].sum()),
             "duplicate copies within splits": int(self.duplicates["extra copies"].sum()),
             "images shared across splits": int(self.leakage["shared images"].sum()),
             "blank or near-constant images": len(self.blanks),
@@ -150,7 +151,7 @@ def integrity_report(dataset: Dataset) -> IntegrityReport:
         leakage=_leakage(dataset),
         blanks=_blanks(dataset),
         contrast=contrast,
-        skipped=pd.DataFrame([vars(s) for s in dataset.skipped], columns=["path", "reason"]),
+        skipped=pd.DataFrame([vars(s) for s in dataset.skipped], columns=["path", "reason", "folder"]).astype({"folder": bool}),
         class_weights=balanced_class_weights(train.labels, dataset.num_classes) if train is not None else {},
         imbalance=float(nonzero.max() / nonzero.min()) if len(nonzero) else 0.0,
         shifts=distribution_shifts(contrast),

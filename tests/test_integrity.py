@@ -30,6 +30,8 @@ def planted(fer_dir, tmp_path):
 
 
     cv2.imwrite(str(tmp_path / "train" / "sad" / "blank.png"), blank)
+    (tmp_path / "train" / "sad" / "notes.jpg").write_text("not a picture")
+    (tmp_path / "train" / "__MACOSX" / "sad").mkdir(parents=True)  # what unzipping a Mac's zip leaves
     return data.load_dataset(tmp_path, val_fraction=0)
 
 
@@ -42,6 +44,7 @@ def test_report_finds_planted_problems(planted):
     assert report.imbalance == pytest.approx(7 / 2)
     summary = report.summary()["value"]
     assert summary["images"] == 31 and summary["blank or near-constant images"] == 1
+    assert summary["skipped files"] == 1 and summary["skipped folders (a zip's __MACOSX, links)"] == 1
 
 
 def test_balanced_class_weights_by_hand():
