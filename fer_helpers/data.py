@@ -36,6 +36,7 @@ CACHE_FORMAT = 3
 # orientation tag as a phone photo is shown, alpha dropped (grayscale ignores it). OpenCV applies the tag with these
 # flags but not with IMREAD_UNCHANGED; on FER2013's JPEGs both give the same arrays, these a little faster.
 DECODE_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+UNDECODABLE_HINTS = dict.fromkeys((".heic", ".heif"), ": HEIC, an iPhone's format, which OpenCV cannot read; save it as JPEG")
 DECODE_CHUNK = 512  # files per thread task: large enough that scheduling costs nothing
 SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "valid": "val", "test": "test"}
 CSV_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -204,7 +205,7 @@ def read_image_file(path: Path) -> tuple[np.ndarray | None, str, str]:
         return None, digest, "truncated JPEG"
     image = cv2.imdecode(np.frombuffer(raw, np.uint8), DECODE_FLAGS)
     if image is None or image.size == 0:
-        return None, digest, "not a decodable image"
+        return None, digest, "not a decodable image" + UNDECODABLE_HINTS.get(path.suffix.lower(), "")
     return image, digest, describe_mode(image)
 
 

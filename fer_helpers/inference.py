@@ -25,7 +25,9 @@ from fer_helpers.detection import Detector, HaarDetector, crop_faces
 from fer_helpers.files import atomic_write
 
 SHIPPED_MODEL = PROJECT_ROOT / "artifacts" / "models" / "fer_resnet" / saving.MODEL_FILE
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".gif"}  # GIF: first frame
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".avif", ".jp2", ".pbm",
+                  ".pgm", ".ppm", ".pnm", ".gif",  # GIF: its first frame
+                  ".heic", ".heif"}  # an iPhone's photos: OpenCV cannot decode them, so they are skipped with a hint
 BOX_COLOUR = (0, 255, 0)  # BGR
 ANNOTATED = ".annotated"  # marks our annotated outputs: <name>.annotated.png, <name>.annotated.mp4
 FACE_TABLE = ".faces"  # marks our face tables: <name>.faces.csv, <name>.faces.json

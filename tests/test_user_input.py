@@ -139,6 +139,21 @@ def test_files_that_are_not_images_by_suffix_are_listed_not_dropped(fer_dir, tmp
     assert "1 other file(s) left out: images are found by suffix" in capsys.readouterr().err
 
 
+def test_avif_and_jpeg_2000_photos_are_images_and_heic_is_named(fer_dir, tmp_path, model_args, capsys):
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for suffix in ("avif", "jp2"):
+        cv2.imwrite(str(folder / f"face.{suffix}"), face_photo(fer_dir))
+    (folder / "IMG_0001.heic").write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic")  # OpenCV decodes no HEIC
+    assert run_cli(["predict", str(folder), "--output", str(tmp_path / "out"), *model_args], folder) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["images"], summary["faces"], summary["left_out"]) == (2, 2, [])
+    assert summary["skipped"] == [f"Cannot read {folder / 'IMG_0001.heic'} as an image (not a decodable image: HEIC, "
+                                  "an iPhone's format, which OpenCV cannot read; save it as JPEG)"]
+    assert run_cli(["predict", str(folder / "face.avif"), "--output", str(tmp_path / "one"), *model_args], folder) == 0
+    assert json.loads(capsys.readouterr().out)["files"]["annotated"] == [str(tmp_path / "one" / "face.annotated.png")]
+
+
 # Wrong results that look right
 
 def test_truncated_jpeg_is_skipped_and_listed(fer_dir, tmp_path, model_args, capsys):
