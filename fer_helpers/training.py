@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -30,7 +31,7 @@ HISTORY_FILE = "history.csv"
 BACKUP_DIR = "backup"
 BACKUP_METADATA = "training_metadata.json"  # where BackupAndRestore records the epoch to resume at
 RUN_FILE = "run.json"  # a run's settings, and whether it finished: resuming or rerunning it needs the same settings
-SEED_PLATEAU = {"monitor": "val_loss", "factor": 0.1, "patience": 2, "min_lr": 1e-5}  # the original design
+SEED_PLATEAU = {"monitor": "val_loss", "mode": "min", "factor": 0.1, "patience": 2, "min_lr": 1e-5}  # the original design
 SCHEDULES = ("cosine", "plateau", "seed_plateau", "constant")
 STRATEGIES = ("single", "mirrored", "multiworker")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
@@ -155,6 +156,29 @@ class EpochClock(keras.callbacks.Callback):
             print(pace_note(epoch, seconds, self.params["epochs"] - epoch - 1), flush=True)
 
 
+class ReplayEarlierEpochs(keras.callbacks.Callback):
+    """On a resumed run, replays the earlier epochs' logs (history.csv) through the callbacks that carry state from
+    epoch to epoch (ReduceLROnPlateau, EarlyStopping) on a stand-in model, after their own on_train_begin has reset
+    them: their counters are then where an uninterrupted run's would be, and so is the learning rate a plateau cut at
+    the epoch before the interruption (BackupAndRestore saved the optimizer before that cut, and keeps no counters)."""
+
+    def __init__(self, earlier: pd.DataFrame, stateful: list[keras.callbacks.Callback]) -> None:
+        super().__init__()
+        self.earlier, self.stateful = earlier, stateful
+
+    def on_train_begin(self, logs=None) -> None:
+        for callback in self.stateful if len(self.earlier) else []:
+            model = callback.model
+            stand_in = SimpleNamespace(optimizer=SimpleNamespace(learning_rate=0.0), stop_training=False, get_weights=list)
+            callback.set_model(stand_in)
+            for row in self.earlier.to_dict("records"):
+                stand_in.optimizer.learning_rate = row.get("learning_rate", 0.0)  # the rate that epoch ran at
+                callback.on_epoch_end(int(row["epoch"]), row)
+            callback.set_model(model)
+            if isinstance(callback, keras.callbacks.ReduceLROnPlateau):
+                model.optimizer.learning_rate = stand_in.optimizer.learning_rate
+
+
 def pace_note(epoch: int, seconds: float, epochs_left: int) -> str:
     """What one epoch took on this machine and what the epochs left would take at that pace (a CPU without AVX-512
     BF16 can be several times slower than the one the default recipe was timed on)."""
@@ -206,7 +230,7 @@ def learning_rate_callback(schedule: str, learning_rate: float, epochs: int) -> 
             lambda epoch: learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
         )
     if schedule == "plateau":
-        return keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", factor=0.5, patience=3, min_lr=1e-5)
+        return keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3, min_lr=1e-5)
     if schedule == "seed_plateau":
         return keras.callbacks.ReduceLROnPlateau(**SEED_PLATEAU)
     if schedule == "constant":
@@ -244,6 +268,8 @@ def callbacks(
         keras.callbacks.CSVLogger(str(history_path), append=True),
         *([keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience)] if patience else []),
     ]
+    stateful = [c for c in found if isinstance(c, (keras.callbacks.ReduceLROnPlateau, keras.callbacks.EarlyStopping))]
+    found.append(ReplayEarlierEpochs(earlier, stateful))  # last: after their own on_train_begin has reset them
     if live_plot:
         from livelossplot import PlotLossesKeras
 

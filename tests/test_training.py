@@ -113,6 +113,23 @@ def test_killed_run_resumes_from_its_last_finished_epoch_and_a_finished_one_is_r
             training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)
 
 
+def test_a_resumed_run_keeps_its_plateau_and_early_stopping_counters_and_rate_cuts(tmp_path):
+    # three logged epochs: validation loss worsens twice after the first, so an uninterrupted seed_plateau run cuts
+    # the rate tenfold at the end of the third (after BackupAndRestore saved the optimizer), and patience has run 2 of 10
+    pd.DataFrame({"epoch": [0, 1, 2], "val_loss": [1.0, 1.1, 1.2], "val_accuracy": [0.5, 0.4, 0.45],
+                  "learning_rate": [5e-4] * 3, "elapsed_seconds": [1.0, 2.0, 3.0]}).to_csv(tmp_path / training.HISTORY_FILE, index=False)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(5e-4), loss="categorical_crossentropy", metrics=["accuracy"])
+    found = training.callbacks(tmp_path, "seed_plateau", 5e-4, 60, patience=10, live_plot=False)
+    keras.callbacks.CallbackList(found, model=model).on_train_begin()  # as fit() starts a resumed run
+    plateau = next(c for c in found if isinstance(c, keras.callbacks.ReduceLROnPlateau))
+    stopping = next(c for c in found if isinstance(c, keras.callbacks.EarlyStopping))
+    assert (plateau.best, plateau.wait) == (1.0, 0)  # the cut reset its wait
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(5e-5)
+    assert (stopping.best, stopping.wait) == (0.5, 2)
+    assert plateau.model is model and stopping.model is model and not model.stop_training
+
+
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     result = run_python("""
         import os, tensorflow as tf
