@@ -14,6 +14,7 @@ from fer_helpers.config import SEED
 
 SAMPLE = 1000
 MAX_MEGABYTES = 48  # an ensemble of four 2.8M-parameter fer_resnets is 43 MiB; GitHub warns at 50 MB a file
+CARD_GAP = 0.01  # quantising may move a few faces of 7,178, not a point of accuracy
 FLOOR = 0.67  # the shipped model holds 69.84% on all 7,178 (card); the fer package has 65.55%
 
 
@@ -36,18 +37,20 @@ def test_shipped_model_is_small_and_documented(shipped):
 
 
 def test_shipped_model_accuracy_on_a_fixed_test_sample(shipped, fer_dir):
+    """The quantised copy the recogniser runs holds its card figure on a fixed sample. The Keras model's figure is
+    held through it: the card's two figures agree, and test_inference checks the copy against Keras face by face."""
     model, metadata = shipped
     dataset = data.load_dataset(fer_dir)
     assert metadata["classes"] == dataset.classes and tuple(model.input_shape[1:]) == (48, 48, 1)
     x_test, y_test = dataset.arrays("test")
     sample = np.random.default_rng(SEED).permutation(len(y_test))[:SAMPLE]
-    copy = lite.load_beside(inference.SHIPPED_MODEL, model, runtime="tflite")  # the quantised copy the recogniser runs
-    for name, runtime, card_figure in (("Keras", model, "test_accuracy"), ("TFLite", copy, "tflite_test_accuracy")):
-        probabilities = evaluation.predict_probabilities(runtime, x_test[sample])  # the card's figures are without TTA
-        accuracy = evaluation.metrics(y_test[sample], probabilities, dataset.classes)["accuracy"]
-        print(json.dumps({"runtime": name, "sample_accuracy": accuracy, "card_test_accuracy": metadata[card_figure]}))
-        assert abs(accuracy - metadata[card_figure]) < 0.03, f"{name}: the sample disagrees with the model card"
-        assert accuracy >= FLOOR, f"shipped model ({name}) reaches only {accuracy:.1%} on {SAMPLE} test images"
+    copy = lite.load_beside(inference.SHIPPED_MODEL, model, runtime="tflite")
+    probabilities = evaluation.predict_probabilities(copy, x_test[sample])  # the card's figures are without TTA
+    accuracy = evaluation.metrics(y_test[sample], probabilities, dataset.classes)["accuracy"]
+    print(json.dumps({"sample_accuracy": accuracy, "card_tflite_test_accuracy": metadata["tflite_test_accuracy"]}))
+    assert abs(accuracy - metadata["tflite_test_accuracy"]) < 0.03, "the sample disagrees with the model card"
+    assert accuracy >= FLOOR, f"the shipped model's TFLite copy reaches only {accuracy:.1%} on {SAMPLE} test images"
+    assert abs(metadata["test_accuracy"] - metadata["tflite_test_accuracy"]) < CARD_GAP
 
 
 def test_shipped_model_loads_in_a_fresh_process_with_plain_keras(shipped, tmp_path):
