@@ -24,6 +24,8 @@ from fer_helpers import (
 )
 from fer_helpers.config import PROJECT_ROOT
 
+TINY_NETWORK = {"widths": (8, 16, 32, 64), "blocks": 1}  # fer_resnet cut down: these tests are about training, not accuracy
+
 
 @pytest.fixture(scope="module")
 def tiny(fer_dir):
@@ -34,7 +36,7 @@ def tiny(fer_dir):
 @pytest.fixture(scope="module")
 def trained(tiny, tmp_path_factory):
     """One short training run, shared by the saving tests."""
-    return training.train(tiny, epochs=2, batch_size=16, output_dir=tmp_path_factory.mktemp("run"))
+    return training.train(tiny, epochs=2, batch_size=16, output_dir=tmp_path_factory.mktemp("run"), model_options=TINY_NETWORK)
 
 
 def run_python(code: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
@@ -51,7 +53,7 @@ def test_training_writes_history_and_best_checkpoint(trained):
     assert trained.model.output_shape == (None, 7)
 
 
-RESUME_SCRIPT = """
+RESUME_SCRIPT = f"""
     import os, signal, sys
     import keras
     from fer_helpers import data, training
@@ -69,7 +71,7 @@ RESUME_SCRIPT = """
 
     dataset = data.load_dataset(os.environ["FER_DATA_DIR"], limit_per_class=5)
     result = training.train(dataset, epochs=4, batch_size=16, output_dir=sys.argv[1] if len(sys.argv) > 1 else os.environ["OUT"],
-                            extra_callbacks=[Kill(), Starts()])
+                            extra_callbacks=[Kill(), Starts()], model_options={TINY_NETWORK!r})
     print("SECONDS", result.seconds)
 """
 
@@ -93,24 +95,33 @@ def test_killed_run_resumes_from_its_last_finished_epoch_and_a_finished_one_is_r
     assert seconds == history["elapsed_seconds"].max() and history["elapsed_seconds"].is_monotonic_increasing
     assert not (tmp_path / training.BACKUP_DIR).exists()  # removed once training finished
     dataset = data.load_dataset(fer_dir, limit_per_class=5)
-    again = training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)  # a rerun, e.g. "Run all" again
+    settings = {"epochs": 4, "batch_size": 16, "output_dir": tmp_path, "model_options": TINY_NETWORK}  # the script's settings
+    again = training.train(dataset, **settings)  # a rerun, e.g. "Run all" again
     assert again.history.equals(history) and again.seconds == seconds, "a finished run must be reused, not trained again"
     run_file = json.loads((tmp_path / training.RUN_FILE).read_text())
     assert run_file["trained_on"] == [{"hardware": again.hardware, "precision": training.resolve_precision("auto")}]
     assert "cores" in again.hardware and run_file["finished"] is True
     elsewhere = [{"hardware": "NVIDIA H200, 16 cores", "precision": "mixed_bfloat16"}]  # as if it trained on another machine
     (tmp_path / training.RUN_FILE).write_text(json.dumps(run_file | {"trained_on": elsewhere}))
-    moved = training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)
+    moved = training.train(dataset, **settings)
     assert (moved.hardware, moved.precision) == ("NVIDIA H200, 16 cores", "mixed_bfloat16")  # the run's, not this machine's
     with pytest.raises(ValueError, match=r"holds another run \(epochs 4 there, 6 now\)"):
-        training.train(dataset, epochs=6, batch_size=16, output_dir=tmp_path)
+        training.train(dataset, **settings | {"epochs": 6})
     (tmp_path / training.RUN_FILE).unlink()  # as a run finished by an earlier version left its folder
     with pytest.raises(ValueError, match="holds a finished run saved before runs recorded their settings"):
-        training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)
+        training.train(dataset, **settings)
     for damaged in ("{not json", '{"settings": []}', "[]", json.dumps(run_file | {"trained_on": []})):
         (tmp_path / training.RUN_FILE).write_text(damaged)
         with pytest.raises(ValueError, match="is not a run file as training writes it"):
-            training.train(dataset, epochs=4, batch_size=16, output_dir=tmp_path)
+            training.train(dataset, **settings)
+
+
+def test_a_run_trained_in_bfloat16_gives_back_a_float32_model_and_records_its_precision(tiny, tmp_path):
+    run = training.train(tiny, epochs=1, batch_size=16, precision="mixed_bfloat16", model_options=TINY_NETWORK,
+                         output_dir=tmp_path)
+    assert "bfloat16" in {layer.compute_dtype for layer in keras.models.load_model(tmp_path / training.BEST_FILE).layers}
+    assert {layer.compute_dtype for layer in run.model.layers} == {"float32"}  # trained in bfloat16, given back in float32
+    assert run.precision == json.loads((tmp_path / training.RUN_FILE).read_text())["trained_on"][0]["precision"] == "mixed_bfloat16"
 
 
 def test_a_resumed_run_keeps_its_plateau_and_early_stopping_counters_and_rate_cuts(tmp_path):
@@ -131,7 +142,7 @@ def test_a_resumed_run_keeps_its_plateau_and_early_stopping_counters_and_rate_cu
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
-    result = run_python("""
+    result = run_python(f"""
         import os, tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -144,7 +155,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
 
         dataset = data.load_dataset(os.environ["FER_DATA_DIR"], limit_per_class=10)
         training.train(dataset, epochs=1, batch_size=4, strategy="mirrored", output_dir=os.environ["OUT"],
-                       extra_callbacks=[Replicas()])
+                       extra_callbacks=[Replicas()], model_options={TINY_NETWORK!r})
     """, {"OUT": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "REPLICAS 2" in result.stdout
@@ -159,7 +170,7 @@ def test_unknown_strategy_and_schedule_are_clear_errors():
 
 
 def test_settings_that_cannot_train_are_refused_before_the_run_folder_is_written(tiny, tmp_path):
-    small = {"epochs": 1, "batch_size": 16, "model_options": {"widths": (8, 16, 32, 64), "blocks": 1},
+    small = {"epochs": 1, "batch_size": 16, "model_options": TINY_NETWORK,
              "output_dir": tmp_path / "run"}
     refused = [({"schedule": "cosin"}, "Unknown schedule 'cosin'"), ({"epochs": 0}, "epochs must be a whole number, at least 1"),
                ({"epochs": "10"}, "epochs must be"), ({"mixup": -0.2}, "mixup must be a number, at least 0"),
@@ -290,7 +301,7 @@ def test_mixup_blends_real_faces_and_their_labels_by_one_weight(tiny):
 
 def test_mixup_and_erasing_train_and_refuse_what_they_cannot_do(tiny, tmp_path):
     run = training.train(tiny, epochs=1, batch_size=16, mixup=0.2, erasing=0.5, output_dir=tmp_path / "run",
-                         model_options={"widths": (8, 16, 32, 64), "blocks": 1})
+                         model_options=TINY_NETWORK)
     assert np.isfinite(run.history["loss"]).all()
     assert any(isinstance(layer, keras.layers.RandomErasing) for layer in run.model.get_layer("augmentation").layers)
     with pytest.raises(ValueError, match="mixup and host augmentation work with single-device training and no class weights"):
@@ -299,7 +310,7 @@ def test_mixup_and_erasing_train_and_refuse_what_they_cannot_do(tiny, tmp_path):
 
 def test_patience_stops_a_run_that_stops_improving_and_zero_runs_the_schedule_to_its_end(tiny, tmp_path):
     frozen = dict(epochs=4, batch_size=16, schedule="constant", learning_rate=1e-12, augment=False,
-                  model_options={"widths": (8, 16, 32, 64), "blocks": 1})  # val_accuracy cannot improve
+                  model_options=TINY_NETWORK)  # val_accuracy cannot improve
     assert len(training.train(tiny, **frozen, patience=1, output_dir=tmp_path / "one").history) == 2
     assert len(training.train(tiny, **frozen, patience=0, output_dir=tmp_path / "zero").history) == 4
 
@@ -323,14 +334,14 @@ def test_distillation_targets_blend_the_teachers_answers_with_the_labels(trained
     answers, one_hot = trained.model.predict(images, verbose=0), keras.utils.to_categorical(labels, tiny.num_classes)
     for weight in (0.0, 0.7, 1.0):
         np.testing.assert_allclose(training.teacher_targets(teachers, tiny, weight), weight * answers + (1 - weight) * one_hot, atol=1e-5)
-    other = models.build_model("fer_resnet", tiny.num_classes, widths=(8, 16, 32, 64), blocks=1)
+    other = models.build_model("fer_resnet", tiny.num_classes, **TINY_NETWORK)
     nested = [models.average_ensemble([trained.model, other]), trained.model]  # three networks, equal weights
     np.testing.assert_allclose(training.teacher_targets(nested, tiny, 1.0),
                                (2 * answers + other.predict(images, verbose=0)) / 3, atol=1e-5)
     for chosen, weight in [(teachers, 1.5), ([], 0.7)]:
         with pytest.raises(ValueError, match="one or more teachers and a teacher_weight between 0 and 1"):
             training.teacher_targets(chosen, tiny, weight)
-    small = dict(epochs=1, batch_size=16, model_options={"widths": (8, 16, 32, 64), "blocks": 1})
+    small = dict(epochs=1, batch_size=16, model_options=TINY_NETWORK)
     run = training.train(tiny, **small, mixup=0.2, targets=training.teacher_targets(teachers, tiny, 0.7), output_dir=tmp_path / "student")
     assert np.isfinite(run.history["loss"]).all()
     with pytest.raises(ValueError, match="one row per train image"):
