@@ -103,19 +103,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture()
-def jupyterlab(tmp_path, videos_dir):
-    """JupyterLab on a free loopback port with a token, serving a copy of notebook 04 that analyses few frames."""
-    notebook = json.loads((PROJECT_ROOT / "notebooks" / "04_inference.ipynb").read_text())
-    for cell in notebook["cells"]:
-        if "parameters" in cell["metadata"].get("tags", []):
-            cell["source"] += [f"\nmax_frames = 10\nvideo_path = {str((videos_dir / 'single_face.mp4').resolve())!r}"]
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "notebooks" / "04_inference.ipynb").write_text(json.dumps(notebook))
+@pytest.fixture(scope="module")
+def jupyter_server(tmp_path_factory):
+    """JupyterLab on a free loopback port with a token, started once for this file's browser tests: its root
+    folder and address."""
+    root = tmp_path_factory.mktemp("jupyter")
     port, token = free_port(), "fer-test-" + os.urandom(8).hex()
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--LabApp.expose_app_in_browser=True",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
          "--ServerApp.open_browser=False", "--allow-root"],  # CI runs as root
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -128,11 +124,31 @@ def jupyterlab(tmp_path, videos_dir):
                 if time.monotonic() > deadline or server.poll() is not None:
                     pytest.fail("JupyterLab did not start on loopback within 60 s")
                 time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/lab/tree/notebooks/04_inference.ipynb?token={token}"
+        yield root, f"http://127.0.0.1:{port}", token
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)  # the server and the kernels it started
         server.wait(timeout=30)
+
+
+@pytest.fixture()
+def jupyterlab(jupyter_server, videos_dir):
+    """The address of a fresh copy of notebook 04 that analyses few frames, in its own kernel; the kernel is
+    shut down afterwards."""
+    root, address, token = jupyter_server
+    notebook = json.loads((PROJECT_ROOT / "notebooks" / "04_inference.ipynb").read_text())
+    for cell in notebook["cells"]:
+        if "parameters" in cell["metadata"].get("tags", []):
+            cell["source"] += [f"\nmax_frames = 10\nvideo_path = {str((videos_dir / 'single_face.mp4').resolve())!r}"]
+    name = f"notebooks/04_inference_{len(list(root.glob('notebooks/*.ipynb')))}.ipynb"  # beside ../artifacts, as shipped
+    (root / "notebooks").mkdir(exist_ok=True)
+    (root / name).write_text(json.dumps(notebook))
+    yield f"{address}/lab/workspaces/{Path(name).stem}/tree/{name}?token={token}"  # a workspace of its own: no other tab
+    sessions = json.load(urllib.request.urlopen(f"{address}/api/sessions?token={token}", timeout=10))
+    for session in sessions:
+        if session["path"] == name:
+            urllib.request.urlopen(urllib.request.Request(f"{address}/api/kernels/{session['kernel']['id']}?token={token}",
+                                                          method="DELETE"), timeout=30)
 
 
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
