@@ -43,12 +43,12 @@ def test_seed_cnn_is_the_original_design():
 
 @pytest.mark.parametrize("name", sorted(models.ARCHITECTURES))
 def test_a_few_steps_on_real_faces_lower_the_loss(name, fer_dir):
-    dataset = data.load_dataset(fer_dir, limit_per_class=6)
+    dataset = data.load_dataset(fer_dir, limit_per_class=3)
     images, labels = dataset.arrays("test")
     targets = keras.utils.to_categorical(labels, 7)
     keras.utils.set_random_seed(0)
     model = models.build_model(name, 7)
-    losses = [float(np.ravel(model.train_on_batch(images, targets))[0]) for _ in range(10)]
+    losses = [float(np.ravel(model.train_on_batch(images, targets))[0]) for _ in range(6)]  # 2.8 to 0.6, 2.3 to 1.6
     assert np.mean(losses[-2:]) < losses[0]  # training-mode loss: BN statistics need many steps to settle
 
 
