@@ -112,7 +112,8 @@ def jupyter_server(tmp_path_factory):
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-         "--ServerApp.open_browser=False", "--allow-root"],  # CI runs as root
+         "--ServerApp.open_browser=False", f"--LabApp.workspaces_dir={root / 'workspaces'}",  # not the user's own
+         "--allow-root"],  # CI runs as root
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
