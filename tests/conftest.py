@@ -15,6 +15,7 @@ from fer_helpers.config import DATA_DIR_ENV, VIDEOS_DIR_ENV
 TESTS_DIR = Path(__file__).parent
 NBVAL_DIR = TESTS_DIR / "nbval"  # git-ignored: parameterised copies of the notebooks
 CI_PARAMS = yaml.safe_load((TESTS_DIR / "ci_params.yml").read_text())
+TINY_NETWORK = {"widths": (8, 16, 32, 64), "blocks": 1}  # fer_resnet cut down, for tests of training rather than accuracy
 
 
 def pytest_configure(config: pytest.Config) -> None:

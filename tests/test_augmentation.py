@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from conftest import TINY_NETWORK
 
 from fer_helpers import augmentation, data, training
 
@@ -83,7 +84,7 @@ def test_host_batches_are_the_same_in_any_order_so_worker_threads_cannot_change_
 
 def test_training_with_host_augmentation_has_no_augmentation_layers(fer_dir, tmp_path):
     tiny = data.load_dataset(fer_dir, limit_per_class=8)
-    small = {"epochs": 1, "batch_size": 16, "erasing": 0.5, "model_options": {"widths": (8, 16, 32, 64), "blocks": 1}}
+    small = {"epochs": 1, "batch_size": 16, "erasing": 0.5, "model_options": TINY_NETWORK}
     run = training.train(tiny, **small, augment_on="host", mixup=0.2, output_dir=tmp_path / "host")
     assert np.isfinite(run.history["loss"]).all()
     assert "augmentation" not in [layer.name for layer in run.model.layers]

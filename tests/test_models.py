@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import TINY_NETWORK
 from keras import layers
 
 from fer_helpers import augmentation, data, models, profiling, training
@@ -137,9 +138,8 @@ def test_average_ensemble_is_the_mean_of_its_members_in_every_saved_format(fer_d
     from fer_helpers import evaluation, lite, saving
 
     faces = data.load_dataset(fer_dir, limit_per_class=2).arrays("test")[0]
-    small = {"widths": (8, 16, 32, 64), "blocks": 1}
     keras.utils.set_random_seed(1)
-    members = [models.build_model("fer_resnet", 7, **small) for _ in range(2)]
+    members = [models.build_model("fer_resnet", 7, **TINY_NETWORK) for _ in range(2)]
     ensemble = models.average_ensemble(members)
     mean = sum(evaluation.predict_probabilities(member, faces) for member in members) / 2
     np.testing.assert_allclose(evaluation.predict_probabilities(ensemble, faces), mean, atol=1e-6)
@@ -150,7 +150,7 @@ def test_average_ensemble_is_the_mean_of_its_members_in_every_saved_format(fer_d
     if lite.available():
         quantised = lite.LiteModel.from_file(tmp_path / lite.TFLITE_FILE)(faces.astype("float32"))
         assert np.abs(quantised - mean).max() <= lite.AGREEMENT_TOLERANCE
-    third = models.build_model("fer_resnet", 7, **small)
+    third = models.build_model("fer_resnet", 7, **TINY_NETWORK)
     nested = models.average_ensemble([third, ensemble])  # an ensemble member adds its networks: equal weights
     assert [layer.name for layer in nested.layers[1:-1]] == ["member_0", "member_1", "member_2"]
     np.testing.assert_allclose(evaluation.predict_probabilities(nested, faces),
@@ -160,6 +160,6 @@ def test_average_ensemble_is_the_mean_of_its_members_in_every_saved_format(fer_d
     own = keras.Model(inputs, keras.layers.Average()(branches))  # a user's model ending in Average: one network
     assert models.networks(own) == [own] and len(models.networks(nested)) == 3
     with pytest.raises(ValueError, match="two or more models with one input shape and class count"):
-        models.average_ensemble([members[0], models.build_model("fer_resnet", 8, **small)])
+        models.average_ensemble([members[0], models.build_model("fer_resnet", 8, **TINY_NETWORK)])
     with pytest.raises(ValueError, match="two or more"):
         models.average_ensemble(members[:1])

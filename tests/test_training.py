@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TINY_NETWORK
 
 from fer_helpers import (
     data,
@@ -23,8 +24,6 @@ from fer_helpers import (
     training,
 )
 from fer_helpers.config import PROJECT_ROOT
-
-TINY_NETWORK = {"widths": (8, 16, 32, 64), "blocks": 1}  # fer_resnet cut down: these tests are about training, not accuracy
 
 
 @pytest.fixture(scope="module")
