@@ -15,7 +15,7 @@ import pandas as pd
 from bench_inference import video_frames
 from report import markdown_table, write_section
 
-from fer_helpers import config, detection, inference, profiling, video
+from fer_helpers import config, detection, inference, profiling, tracking
 
 MATCH_IOU = 0.3  # a box counts as finding a placed face at this overlap (detectors frame faces differently)
 ONE_PERSON = ("single_face.mp4", "woman2.mp4")
@@ -36,9 +36,9 @@ def composite_row(boxes: list[np.ndarray], truth: pd.DataFrame) -> dict:
     found = false = 0
     for index, frame_boxes in enumerate(boxes):
         true = truth[truth["frame"] == index][["x", "y", "w", "h"]].to_numpy()
-        overlaps = [max((video.iou(box, t) for t in true), default=0.0) for box in frame_boxes]
+        overlaps = [max((tracking.iou(box, t) for t in true), default=0.0) for box in frame_boxes]
         false += sum(o < MATCH_IOU for o in overlaps)
-        found += sum(any(video.iou(box, t) >= MATCH_IOU for box in frame_boxes) for t in true)
+        found += sum(any(tracking.iou(box, t) >= MATCH_IOU for box in frame_boxes) for t in true)
     return {"composites: faces found %": round(100 * found / len(truth), 1),
             "composites: false boxes per 100 frames": round(100 * false / len(boxes), 1)}
 

@@ -28,6 +28,7 @@ from fer_helpers import (
     models,
     profiling,
     synthetic,
+    tracking,
     video,
 )
 
@@ -50,13 +51,13 @@ def video_frames(faces: int, frames: int) -> tuple[list[np.ndarray], pd.DataFram
 def found_share(boxes_per_frame: list, truth: pd.DataFrame) -> float:
     """Share of the true faces that a pipeline's boxes overlap at IoU >= 0.5, frame by frame."""
     found = sum(
-        any(video.iou(np.asarray(box), np.array([row.x, row.y, row.w, row.h])) >= FOUND_IOU for box in boxes_per_frame[row.frame])
+        any(tracking.iou(np.asarray(box), np.array([row.x, row.y, row.w, row.h])) >= FOUND_IOU for box in boxes_per_frame[row.frame])
         for row in truth.itertuples()
     )
     return found / len(truth)
 
 
-def ours(recogniser: inference.Recogniser, redetect_every: int = video.REDETECT_EVERY, min_match: float | None = None):
+def ours(recogniser: inference.Recogniser, redetect_every: int = detection.REDETECT_EVERY, min_match: float | None = None):
     """Our video pipeline as a contender returning each frame's boxes; `min_match` above 1 means no
     template match is ever good enough, so every tracked frame searches with the cascade."""
 
@@ -65,7 +66,7 @@ def ours(recogniser: inference.Recogniser, redetect_every: int = video.REDETECT_
         if min_match is not None:
             used = copy.copy(recogniser)
             used.detector = detection.TrackingDetector(recogniser.detector, redetect_every, min_match)
-        results = video.analyse_frames(used, frames, 30.0, video.FaceTracker(), redetect_every=redetect_every)
+        results = video.analyse_frames(used, frames, 30.0, tracking.FaceTracker(), redetect_every=redetect_every)
         return [[face.box for face in result.faces] for result in results]
 
     return run
@@ -163,7 +164,7 @@ seed CNN's architecture. `found`: share of the placed faces a pipeline's boxes o
 Ours classifies with the shipped model ({len(models.networks(recogniser.model))} network(s)) through its quantised TFLite copy
 (`Recogniser.runtime`: {recogniser.runtime}); the "first network only" row runs only the first of them, through a
 quantised copy converted on loading (`Recogniser(networks=1)`, `--networks 1`). With tracking,
-the whole frame is scanned every {video.REDETECT_EVERY} frames and known faces are followed by template
+the whole frame is scanned every {detection.REDETECT_EVERY} frames and known faces are followed by template
 matching in between. Where the match is weak (a face turns or changes), the cascade searches near the
 face instead: the worst-case row forces that on every tracked frame. The full-scan row shows the cost
 without tracking.

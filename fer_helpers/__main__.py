@@ -48,25 +48,15 @@ if not VERBOSE:  # FFmpeg's own lines through OpenCV ("moov atom not found"): ou
 with quiet_stderr(not VERBOSE):
     import cv2
 
-    from fer_helpers import lite
-    from fer_helpers.config import artifacts_dir
-    from fer_helpers.detection import DETECTORS, HaarDetector, make_detector
-    from fer_helpers.evaluation import evaluate_folder
-    from fer_helpers.inference import (
-        FACE_TABLE,
-        IMAGE_SUFFIXES,
-        Recogniser,
-        SourceError,
-        VideoSource,
-        analyse_images,
-        image_files,
-        output_stems,
-        refuse_overwriting_inputs,
+    from fer_helpers.config import RUNTIMES
+    from fer_helpers.detection import (
+        DETECTORS,
+        REDETECT_EVERY,
+        HaarDetector,
+        make_detector,
     )
-    from fer_helpers.files import atomic_write
-    from fer_helpers.video import REDETECT_EVERY, SMOOTHING, FaceTracker, analyse_frames, analyse_video
+    from fer_helpers.tracking import SMOOTHING, FaceTracker
 
-WINDOW = "fer: press q to quit"
 DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")  # any one lets Qt open (or fake) a window
 
 
@@ -123,7 +113,7 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--model", type=Path, default=None,
                              help="a .keras file or model.json (weights beside it); default: $FER_MODEL or the shipped model")
     for command in (predict, webcam, evaluate):
-        command.add_argument("--runtime", choices=lite.RUNTIMES, default="auto",
+        command.add_argument("--runtime", choices=RUNTIMES, default="auto",
                              help="classify with the quantised model.tflite beside the model (tflite, several times faster on a CPU), "
                                   "with Keras (keras), or tflite when it is there and agrees with the model (auto, default)")
         command.add_argument("--networks", type=int, default=None,
@@ -147,88 +137,12 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
-def output_folder(args: argparse.Namespace, default: str) -> Path:
-    """--output, else <artifacts>/<default>; an existing file there is an error, not a traceback."""
-    folder = args.output or artifacts_dir() / default
-    if folder.exists() and not folder.is_dir():
-        raise SourceError(f"--output {folder} is a file: give a folder for the results")
-    return folder
-
-
-def predict(args: argparse.Namespace, recogniser: Recogniser) -> dict:
-    """Run one image, folder or video; write outputs into the output folder; return a summary."""
-    path: Path = args.path
-    output = output_folder(args, "predictions")
-    if not path.exists():
-        raise SourceError(f"No image, folder or video at {path}")
-    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
-        paths, left_out = image_files(path, args.recursive) if path.is_dir() else ([path], [])
-        if left_out:
-            warnings.warn(f"Left out {len(left_out)} file(s) that are not images by their suffix: "
-                          + ", ".join(str(file) for file in left_out))
-        table, skipped, annotated = analyse_images(recogniser, paths, output, path if path.is_dir() else None)
-        if not path.is_dir() and skipped:
-            raise SourceError(skipped[0])
-        name = path.resolve().name if path.is_dir() else output_stems([path])[path]
-        tables = {"csv": output / f"{name}{FACE_TABLE}.csv", "json": output / f"{name}{FACE_TABLE}.json"}
-        refuse_overwriting_inputs(list(tables.values()), paths)
-        atomic_write(tables["csv"], lambda tmp: table.to_csv(tmp, index=False))
-        atomic_write(tables["json"], lambda tmp: table.to_json(tmp, orient="records", indent=1))
-        return {"images": len(paths) - len(skipped), "faces": int(table["label"].notna().sum()) if len(table) else 0,
-                "skipped": skipped, "left_out": [str(file) for file in left_out], "files": {**{kind: str(file) for kind, file in tables.items()},
-                                              "annotated": [str(file) for file in annotated]}}
-    tracker = FaceTracker(args.smoothing, args.alpha, args.window)
-    report = analyse_video(recogniser, path, output / output_stems([path])[path], tracker=tracker,
-                           every_n_frames=args.every_n_frames, max_frames=args.max_frames,
-                           redetect_every=args.redetect_every, progress=not args.quiet)
-    return {"frames": report.frames, "analysed_frames": report.analysed_frames,
-            "frames_per_second": round(report.frames / report.seconds, 1), "warnings": report.warnings,
-            "files": {name: str(file) for name, file in report.files.items()}}
-
-
 def require_display() -> None:
     """Refuse the webcam window where there is no display to open it on: OpenCV's Qt window would abort the whole
     process (SIGABRT, a core dump and Qt's plugin messages), not raise an error we could catch."""
     if sys.platform.startswith("linux") and not any(map(os.environ.get, DISPLAY_VARIABLES)):
-        raise SourceError("No display for the webcam window here (DISPLAY is not set). On a server, use notebook 04's "
-                          "browser camera (live_source=\"browser\"), or record a video and run `predict` on it.")
-
-
-def webcam(args: argparse.Namespace, recogniser: Recogniser) -> dict:
-    """Show the webcam with labelled faces in a window until q is pressed."""
-    source = VideoSource(args.camera)
-    tracker = FaceTracker(args.smoothing, args.alpha, args.window)
-    frames = 0
-    try:
-        for result in analyse_frames(recogniser, source, source.fps, tracker, args.every_n_frames, args.max_frames,
-                                     args.redetect_every):
-            try:
-                cv2.imshow(WINDOW, result.annotated)
-            except cv2.error as error:
-                raise SourceError(f"Cannot open a window for the webcam (no display here?): {error.err}") from None
-            frames += 1
-            if cv2.waitKey(1) & 0xFF == ord("q"):
-                break
-    finally:
-        source.close()
-        cv2.destroyAllWindows()
-    return {"frames": frames}
-
-
-def evaluate(args: argparse.Namespace, recogniser: Recogniser) -> dict:
-    """Score the model on a labelled folder; write the tables and the confusion matrix; return a summary."""
-    output = output_folder(args, "evaluations") if args.output else artifacts_dir() / "evaluations" / args.data_dir.resolve().name
-    evaluated = evaluate_folder(recogniser, args.data_dir, output, detect_faces=args.detect_faces)
-    result = evaluated.result
-    return {"images": result["images"], "accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
-            "split": result["split"], "skipped_classes": evaluated.skipped_classes,
-            "skipped_files": [f"{s.path}: {s.reason}" for s in evaluated.skipped_files if not s.folder],
-            "skipped_folders": [f"{s.path}: {s.reason}" for s in evaluated.skipped_files if s.folder],
-            "empty_class_folders": evaluated.empty_class_folders,
-            "files": {name: str(path) for name, path in evaluated.files.items()}}
-
-
-COMMANDS = {"predict": predict, "webcam": webcam, "evaluate": evaluate}
+        raise OSError("No display for the webcam window here (DISPLAY is not set). On a server, use notebook 04's "
+                      "browser camera (live_source=\"browser\"), or record a video and run `predict` on it.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,12 +152,16 @@ def main(argv: list[str] | None = None) -> int:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
         if args.command == "webcam":
-            require_display()  # before loading the model: a few seconds not spent for nothing
-        detector = HaarDetector(args.scale_factor, args.min_neighbors, args.min_size) if args.detector == "haar" \
-            else make_detector(args.detector, min_size=args.min_size)
-        with quiet_stderr(not args.verbose):  # TFLite announces its XNNPACK delegate on stderr
+            require_display()  # before loading TensorFlow and the model: seconds not spent for nothing
+        with quiet_stderr(not args.verbose):  # TensorFlow's start-up lines; TFLite announces its XNNPACK delegate
+            # TensorFlow loads here, once the arguments are known to be good
+            from fer_helpers import commands
+            from fer_helpers.inference import Recogniser
+
+            detector = HaarDetector(args.scale_factor, args.min_neighbors, args.min_size) if args.detector == "haar" \
+                else make_detector(args.detector, min_size=args.min_size)
             recogniser = Recogniser(args.model, detector, args.runtime, args.networks)
-        summary = COMMANDS[args.command](args, recogniser)
+        summary = commands.COMMANDS[args.command](args, recogniser)
         summary |= {"runtime": recogniser.runtime, "networks": recogniser.networks}
     except (OSError, ValueError) as error:  # SourceError, missing files, bad models, bad values: all the user's input
         print(f"error: {error}", file=sys.stderr)

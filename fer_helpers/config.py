@@ -1,4 +1,4 @@
-"""Constants named once: locations, environment variables, labels and image size."""
+"""Constants named once: locations, environment variables, labels, image size and runtimes. No heavy imports."""
 
 import os
 from pathlib import Path
@@ -13,6 +13,7 @@ PATH_ENVS = (DATA_DIR_ENV, CACHE_DIR_ENV, ARTIFACTS_DIR_ENV, VIDEOS_DIR_ENV, MOD
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "fer2013"
 
 IMAGE_SIZE = (48, 48)
+RUNTIMES = ("auto", "tflite", "keras")  # a model classifies with its TFLite copy when it agrees (auto), or as chosen
 SEED = 1337
 
 # One canonical label set; FER2013's seven come first, so indices 0-6 agree across sets.

@@ -19,6 +19,7 @@ from fer_helpers.config import IMAGE_SIZE
 
 NEAR_FACE_PIXELS = 64  # a known face is re-found at about this size: cheap, and well above Haar's 24 px window
 TEMPLATE_PIXELS = 32  # a known face is followed by matching a copy of it shrunk to this size
+REDETECT_EVERY = 10  # video: frames between full scans; known faces are followed in between
 
 
 class Detector(Protocol):
@@ -137,7 +138,7 @@ class TrackingDetector:
     any Detector: one with its own `detect_near` (Haar) uses it, any other is run on the face's surroundings."""
 
     detector: Detector
-    redetect_every: int = 10
+    redetect_every: int = REDETECT_EVERY
     min_match: float = 0.6
     _last: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), int))
     _templates: list[np.ndarray] = field(default_factory=list)

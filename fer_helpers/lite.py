@@ -23,8 +23,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from fer_helpers.config import RUNTIMES
+
 TFLITE_FILE = "model.tflite"
-RUNTIMES = ("auto", "tflite", "keras")
 # Largest class-probability difference allowed between the TFLite copy and the Keras model. Quantisation moves a
 # probability by at most 0.029 on the 2,872 validation faces (0.003 on the random probe faces) for the ensembles
 # measured in docs/experiments.md; a copy of another model differs by 0.14 or more on the probes.

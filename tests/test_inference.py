@@ -16,7 +16,7 @@ from conftest import run_cli
 
 import keras
 
-from fer_helpers import data, detection, inference, lite, models, saving, stream, synthetic, video
+from fer_helpers import data, detection, inference, lite, models, saving, stream, synthetic, tracking, video
 from fer_helpers.config import CANONICAL_CLASSES, PROJECT_ROOT
 
 CHANCE = 1 / 7
@@ -53,7 +53,7 @@ def match(truth: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, true in truth.iterrows():
         found = table[(table["frame"] == true["frame"]) & table["face_id"].notna()]
-        overlaps = [video.iou(np.array([true.x, true.y, true.w, true.h]), np.array([f.x, f.y, f.w, f.h]))
+        overlaps = [tracking.iou(np.array([true.x, true.y, true.w, true.h]), np.array([f.x, f.y, f.w, f.h]))
                     for f in found.itertuples()]
         best = int(np.argmax(overlaps)) if overlaps else None
         hit = best is not None and overlaps[best] >= 0.3
@@ -64,7 +64,7 @@ def match(truth: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 
 def test_faces_found_and_labels_match_the_source_images(recogniser, face_video, tmp_path):
     path, truth = face_video
-    report = video.analyse_video(recogniser, path, tmp_path / "out", tracker=video.FaceTracker("none"), progress=False)
+    report = video.analyse_video(recogniser, path, tmp_path / "out", tracker=tracking.FaceTracker("none"), progress=False)
     matched = match(truth, report.table)
     detection_rate = matched["found"].mean()
     frames_with_a_face = matched.groupby("frame")["found"].any().mean()
@@ -175,14 +175,14 @@ def test_bad_sources_give_clear_errors_naming_them(tmp_path):
 
 
 def test_tracker_keeps_ids_and_smooths_probabilities():
-    tracker = video.FaceTracker("ema", alpha=0.5)
+    tracker = tracking.FaceTracker("ema", alpha=0.5)
     left, right = np.array([10, 10, 100, 100]), np.array([300, 10, 100, 100])
     ids, _ = tracker.update(0, np.array([left, right]), np.array([[1.0, 0.0], [0.0, 1.0]]))
     ids2, smoothed = tracker.update(1, np.array([right + 5, left + 5]), np.array([[1.0, 0.0], [0.0, 1.0]]))
     assert ids2 == ids[::-1]  # order of detection changed, identities did not
     np.testing.assert_allclose(smoothed, [[0.5, 0.5], [0.5, 0.5]])
     with pytest.raises(ValueError, match="smoothing"):
-        video.FaceTracker("median")
+        tracking.FaceTracker("median")
 
 
 def test_json_and_weights_format_loads_with_the_same_predictions(test_faces, tmp_path):
@@ -250,7 +250,7 @@ def test_template_matching_follows_a_moving_face_and_lets_go_of_a_lost_one(test_
     template = detection.face_template(canvas, box)
     moved = np.roll(canvas, (-9, 14), axis=(0, 1))  # 14 px right, 9 px up
     found = detection.match_template(moved, box, template, min_match=0.6)
-    assert found is not None and video.iou(found, box + [14, -9, 0, 0]) > 0.9
+    assert found is not None and tracking.iou(found, box + [14, -9, 0, 0]) > 0.9
     assert detection.match_template(np.full_like(canvas, 90), box, template, min_match=0.6) is None
 
 
@@ -266,7 +266,7 @@ def test_tracking_finds_the_faces_a_full_scan_finds_without_the_cascade_in_betwe
     for index, frame in enumerate(inference.VideoSource(path)):
         true_boxes = truth[truth["frame"] == index][["x", "y", "w", "h"]].to_numpy()
         for name, detector in detectors.items():
-            overlaps = [max(video.iou(box, true) for true in true_boxes) for box in detector.detect(inference.to_gray(frame))]
+            overlaps = [max(tracking.iou(box, true) for true in true_boxes) for box in detector.detect(inference.to_gray(frame))]
             assert all(overlap >= 0.3 for overlap in overlaps), f"{name}: a box on no face in frame {index}"
             found[name] += len(overlaps) if index >= 10 else 0
     # A face the first full scan misses waits for the next (frame 10); from then on tracking holds
@@ -395,7 +395,7 @@ def test_mtcnn_finds_the_face_haar_finds_in_a_real_video_and_none_in_an_empty_sc
     for gray in person[::3]:
         boxes = mtcnn.detect(gray)
         assert boxes.shape == (1, 4) and boxes[0, 2] == boxes[0, 3]  # one square box, as Haar's
-        assert video.iou(boxes[0], haar.detect(gray)[0]) > 0.4
+        assert tracking.iou(boxes[0], haar.detect(gray)[0]) > 0.4
     scene = [inference.to_gray(f) for _, f in zip(range(12), inference.VideoSource(videos_dir / "no_face.mp4"))]
     assert sum(len(mtcnn.detect(gray)) for gray in scene[::3]) == 0
     with pytest.raises(ValueError, match="Unknown detector 'yolo'"):

@@ -17,6 +17,7 @@ from PIL import Image
 
 from conftest import read_gray, real_faces, run_cli
 from fer_helpers import data, detection, inference, pipeline, saving, synthetic
+from fer_helpers.__main__ import DISPLAY_VARIABLES
 from fer_helpers.config import PROJECT_ROOT
 
 
@@ -288,7 +289,7 @@ def test_negative_camera_is_refused_before_opencv(capsys):
 
 
 def test_webcam_without_a_display_is_refused_not_aborted(monkeypatch, capsys):
-    for variable in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+    for variable in DISPLAY_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     assert run_cli(["webcam"]) == 2  # not SIGABRT from Qt's window, not a missing camera's error
     assert capsys.readouterr().err.strip().splitlines() == [(
@@ -350,7 +351,26 @@ def test_cli_is_quiet_unless_verbose(tmp_path):
     unreadable = run("predict", str(broken), "--output", str(tmp_path / "out"))
     assert unreadable.returncode == 2 and unreadable.stderr.strip().splitlines() == [  # no FFmpeg line ("moov atom not found")
         f"error: Cannot read video {broken} (corrupt, or a format OpenCV cannot decode)"]
-    assert run("predict", "--help", "--verbose").stderr != ""  # --verbose lets their logs through
+    verbose = run("webcam", "--camera", "7", "--verbose", DISPLAY=":99")  # --verbose lets their logs through
+    assert verbose.returncode == 2 and len(verbose.stderr.strip().splitlines()) > 1
+
+
+def test_cli_answers_help_and_bad_arguments_without_loading_tensorflow():
+    script = """
+import sys
+from fer_helpers.__main__ import main
+for argv in (["predict", "--help"], ["webcam", "--camera", "-1"], ["evaluate", "--runtime", "gpu", "x"]):
+    try:
+        main(argv)
+    except SystemExit as exit_:
+        print(argv[0], exit_.code)
+print(main(["webcam"]))  # no display: refused before the model loads
+print(sorted({name.split(".")[0] for name in sys.modules} & {"tensorflow", "keras", "jax", "torch"}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
+                            timeout=120, env={k: v for k, v in os.environ.items() if k not in DISPLAY_VARIABLES})
+    assert result.stdout.splitlines()[-4:] == ["webcam 2", "evaluate 2", "2", "[]"], result.stdout + result.stderr
+    assert "No display for the webcam window" in result.stderr
 
 
 def test_predict_writes_under_fer_artifacts_dir(fer_dir, tmp_path, monkeypatch, model_args, capsys):
