@@ -151,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
-        if args.command == "webcam":
-            require_display()  # before loading TensorFlow and the model: seconds not spent for nothing
+        if args.command == "webcam":  # these two before loading TensorFlow and the model: seconds not spent for nothing
+            require_display()
+        if args.command == "predict" and not args.path.exists():
+            raise FileNotFoundError(f"No image, folder or video at {args.path}")
         with quiet_stderr(not args.verbose):  # TensorFlow's start-up lines; TFLite announces its XNNPACK delegate
             # TensorFlow loads here, once the arguments are known to be good
             from fer_helpers import commands

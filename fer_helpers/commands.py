@@ -42,8 +42,6 @@ def predict(args: argparse.Namespace, recogniser: Recogniser) -> dict:
     """Run one image, folder or video; write outputs into the output folder; return a summary."""
     path: Path = args.path
     output = output_folder(args, "predictions")
-    if not path.exists():
-        raise SourceError(f"No image, folder or video at {path}")
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
         paths, left_out = image_files(path, args.recursive) if path.is_dir() else ([path], [])
         if left_out:

@@ -365,12 +365,13 @@ for argv in (["predict", "--help"], ["webcam", "--camera", "-1"], ["evaluate", "
     except SystemExit as exit_:
         print(argv[0], exit_.code)
 print(main(["webcam"]))  # no display: refused before the model loads
+print(main(["predict", "no/such/photo.jpg"]))
 print(sorted({name.split(".")[0] for name in sys.modules} & {"tensorflow", "keras", "jax", "torch"}))
 """
     result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
                             timeout=120, env={k: v for k, v in os.environ.items() if k not in DISPLAY_VARIABLES})
-    assert result.stdout.splitlines()[-4:] == ["webcam 2", "evaluate 2", "2", "[]"], result.stdout + result.stderr
-    assert "No display for the webcam window" in result.stderr
+    assert result.stdout.splitlines()[-5:] == ["webcam 2", "evaluate 2", "2", "2", "[]"], result.stdout + result.stderr
+    assert "No display for the webcam window" in result.stderr and "error: No image, folder or video at no/such/photo.jpg" in result.stderr
 
 
 def test_predict_writes_under_fer_artifacts_dir(fer_dir, tmp_path, monkeypatch, model_args, capsys):
