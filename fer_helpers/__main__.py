@@ -55,6 +55,7 @@ with quiet_stderr(not VERBOSE):
         HaarDetector,
         make_detector,
     )
+    from fer_helpers.sources import VideoSource
     from fer_helpers.tracking import SMOOTHING, FaceTracker
 
 DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")  # any one lets Qt open (or fake) a window
@@ -145,16 +146,25 @@ def require_display() -> None:
                       "browser camera (live_source=\"browser\"), or record a video and run `predict` on it.")
 
 
+def open_inputs(args: argparse.Namespace) -> VideoSource | None:
+    """What can be checked before TensorFlow and the model load (seconds not spent for nothing): predict's path, and
+    the webcam's display and camera; the opened camera is returned."""
+    if args.command == "predict" and not args.path.exists():
+        raise FileNotFoundError(f"No image, folder or video at {args.path}")
+    if args.command != "webcam":
+        return None
+    require_display()
+    return VideoSource(args.camera)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse, run, print a JSON summary; bad input exits with status 2 and a one-line reason."""
     args = parser().parse_args(argv)
     if not args.verbose:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    camera = None
     try:
-        if args.command == "webcam":  # these two before loading TensorFlow and the model: seconds not spent for nothing
-            require_display()
-        if args.command == "predict" and not args.path.exists():
-            raise FileNotFoundError(f"No image, folder or video at {args.path}")
+        camera = open_inputs(args)
         with quiet_stderr(not args.verbose):  # TensorFlow's start-up lines; TFLite announces its XNNPACK delegate
             # TensorFlow loads here, once the arguments are known to be good
             from fer_helpers import commands
@@ -163,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             detector = HaarDetector(args.scale_factor, args.min_neighbors, args.min_size) if args.detector == "haar" \
                 else make_detector(args.detector, min_size=args.min_size)
             recogniser = Recogniser(args.model, detector, args.runtime, args.networks)
-        summary = commands.COMMANDS[args.command](args, recogniser)
+        summary = commands.webcam(args, recogniser, camera) if camera is not None \
+            else commands.COMMANDS[args.command](args, recogniser)
         summary |= {"runtime": recogniser.runtime, "networks": recogniser.networks}
     except (OSError, ValueError) as error:  # SourceError, missing files, bad models, bad values: all the user's input
         print(f"error: {error}", file=sys.stderr)
@@ -171,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     except cv2.error as error:
         print(f"error: OpenCV could not process the input: {error.err}", file=sys.stderr)
         return 2
+    finally:
+        if camera is not None:  # also when the model could not be loaded
+            camera.close()
     print(json.dumps(summary, indent=1, default=str))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -25,7 +25,8 @@ import pandas as pd
 import traitlets
 
 from fer_helpers.inference import Recogniser, face_table
-from fer_helpers.video import FaceTracker, FrameAnalyser, frame_rows, video_outputs, write_timeline
+from fer_helpers.tracking import FaceTracker
+from fer_helpers.video import FrameAnalyser, frame_rows, video_outputs, write_timeline
 
 JPEG_QUALITY = 80
 FPS_WINDOW = 30  # frames in the rolling frames-per-second readout

@@ -17,13 +17,12 @@ from fer_helpers.inference import (
     FACE_TABLE,
     IMAGE_SUFFIXES,
     Recogniser,
-    SourceError,
-    VideoSource,
     analyse_images,
     image_files,
     output_stems,
     refuse_overwriting_inputs,
 )
+from fer_helpers.sources import SourceError, VideoSource
 from fer_helpers.tracking import FaceTracker
 from fer_helpers.video import analyse_frames, analyse_video
 
@@ -67,9 +66,8 @@ def predict(args: argparse.Namespace, recogniser: Recogniser) -> dict:
             "files": {name: str(file) for name, file in report.files.items()}}
 
 
-def webcam(args: argparse.Namespace, recogniser: Recogniser) -> dict:
-    """Show the webcam with labelled faces in a window until q is pressed."""
-    source = VideoSource(args.camera)
+def webcam(args: argparse.Namespace, recogniser: Recogniser, source: VideoSource) -> dict:
+    """Show the opened webcam with labelled faces in a window until q is pressed."""
     tracker = FaceTracker(args.smoothing, args.alpha, args.window)
     frames = 0
     try:
@@ -101,4 +99,4 @@ def evaluate(args: argparse.Namespace, recogniser: Recogniser) -> dict:
             "files": {name: str(path) for name, path in evaluated.files.items()}}
 
 
-COMMANDS = {"predict": predict, "webcam": webcam, "evaluate": evaluate}
+COMMANDS = {"predict": predict, "evaluate": evaluate}  # webcam also takes its opened camera

@@ -6,12 +6,10 @@
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -23,6 +21,7 @@ from fer_helpers import data, lite, models, saving
 from fer_helpers.config import CANONICAL_CLASSES, MODEL_ENV, PROJECT_ROOT
 from fer_helpers.detection import Detector, HaarDetector, crop_faces
 from fer_helpers.files import atomic_write
+from fer_helpers.sources import SourceError, VideoSource  # noqa: F401 (VideoSource: inference.VideoSource for notebooks)
 
 SHIPPED_MODEL = PROJECT_ROOT / "artifacts" / "models" / "fer_resnet" / saving.MODEL_FILE
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".avif", ".jp2", ".pbm",
@@ -35,10 +34,6 @@ OWN_OUTPUTS = {f"{ANNOTATED}.png", f"{ANNOTATED}.mp4", f"{FACE_TABLE}.csv", f"{F
 INTEGER_COLUMNS = ("frame", "face_id", "x", "y", "w", "h")
 # metadata that describes the whole saved model, wrong for a Recogniser that runs only some of its networks
 WHOLE_MODEL_FIGURES = ("val_accuracy", "test_accuracy", "test_macro_f1", "tta_test_accuracy", "tflite_test_accuracy")
-
-
-class SourceError(OSError):
-    """An image, video or webcam that cannot be opened or read; the message names it."""
 
 
 @dataclass
@@ -290,65 +285,3 @@ def image_files(folder: str | Path, recursive: bool = False) -> tuple[list[Path]
 def own_output(path: Path) -> bool:
     """Whether a file is one this tool writes: <name>.annotated.png or .mp4, <name>.faces.csv or .json."""
     return "".join(path.suffixes[-2:]).lower() in OWN_OUTPUTS
-
-
-@dataclass
-class VideoSource:
-    """Frames streamed from a video file or webcam index, one at a time (never all held); `seconds` is the time of
-    the frame last read."""
-
-    source: str | Path | int
-    fps: float = field(init=False)
-    frame_count: int = field(init=False)
-    size: tuple[int, int] = field(init=False)
-    seconds: float = field(init=False, default=0.0)
-    frames_read: int = field(init=False, default=0)
-
-    def __post_init__(self) -> None:
-        is_camera = isinstance(self.source, int)
-        if is_camera and self.source < 0:
-            raise SourceError(f"Webcam index must be 0 or more, got {self.source}")
-        if not is_camera and not Path(self.source).is_file():
-            raise SourceError(f"No video at {self.source}")
-        self._capture = cv2.VideoCapture(self.source if is_camera else str(self.source))
-        ok, first = self._capture.read() if self._capture.isOpened() else (False, None)
-        if not ok:
-            self._capture.release()
-            what = f"Webcam {self.source} could not be opened (none attached, or in use)" if is_camera else (
-                f"Cannot read video {self.source} (corrupt, or a format OpenCV cannot decode)"
-            )
-            raise SourceError(what)
-        self._first = first
-        self.fps = self._capture.get(cv2.CAP_PROP_FPS) or 30.0
-        self._stamp()
-        self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not is_camera else 0
-        self.size = (first.shape[1], first.shape[0])
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """Frames in order from where reading stopped; the source is released at its end."""
-        frame, self._first = self._first, None
-        frame = frame if frame is not None else self._read()
-        while frame is not None:
-            yield frame
-            frame = self._read()
-        self.close()
-
-    def _read(self) -> np.ndarray | None:
-        """The next frame, or None at the end."""
-        ok, frame = self._capture.read() if self._capture.isOpened() else (False, None)
-        if ok:
-            self._stamp()
-        return frame if ok else None
-
-    def _stamp(self) -> None:
-        """Record the time of the frame just read: a file's own timestamp, which stays right when the frame rate
-        varies (phones record so; the declared rate is then an average), else one frame after the last."""
-        stamp = -1.0 if isinstance(self.source, int) else self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
-        following = self.seconds + 1 / self.fps if self.frames_read else 0.0
-        usable = math.isfinite(stamp) and stamp >= 0 and (not self.frames_read or stamp > self.seconds)
-        self.seconds = stamp if usable else following
-        self.frames_read += 1
-
-    def close(self) -> None:
-        """Release the file or camera."""
-        self._capture.release()

@@ -16,8 +16,10 @@ from pathlib import Path
 import cv2
 import ipywidgets as widgets
 
-from fer_helpers.inference import Recogniser, SourceError, VideoSource
-from fer_helpers.video import FaceTracker, analyse_frames
+from fer_helpers.inference import Recogniser
+from fer_helpers.sources import SourceError, VideoSource
+from fer_helpers.tracking import FaceTracker
+from fer_helpers.video import analyse_frames
 
 JPEG_QUALITY = 80
 FPS_WINDOW = 30  # frames in the rolling frames-per-second readout

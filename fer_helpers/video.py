@@ -25,12 +25,12 @@ from fer_helpers.inference import (
     FACE_TABLE,
     Face,
     Recogniser,
-    VideoSource,
     draw_faces,
     face_rows,
     face_table,
     refuse_overwriting_inputs,
 )
+from fer_helpers.sources import VideoSource
 from fer_helpers.tracking import FaceTracker
 
 VIDEO_CODEC = "mp4v"
