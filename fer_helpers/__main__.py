@@ -55,7 +55,7 @@ with quiet_stderr(not VERBOSE):
         HaarDetector,
         make_detector,
     )
-    from fer_helpers.sources import VideoSource
+    from fer_helpers.sources import SourceError, VideoSource
     from fer_helpers.tracking import SMOOTHING, FaceTracker
 
 DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")  # any one lets Qt open (or fake) a window
@@ -142,15 +142,15 @@ def require_display() -> None:
     """Refuse the webcam window where there is no display to open it on: OpenCV's Qt window would abort the whole
     process (SIGABRT, a core dump and Qt's plugin messages), not raise an error we could catch."""
     if sys.platform.startswith("linux") and not any(map(os.environ.get, DISPLAY_VARIABLES)):
-        raise OSError("No display for the webcam window here (DISPLAY is not set). On a server, use notebook 04's "
-                      "browser camera (live_source=\"browser\"), or record a video and run `predict` on it.")
+        raise SourceError("No display for the webcam window here (DISPLAY is not set). On a server, use notebook 04's "
+                          "browser camera (live_source=\"browser\"), or record a video and run `predict` on it.")
 
 
 def open_inputs(args: argparse.Namespace) -> VideoSource | None:
     """What can be checked before TensorFlow and the model load (seconds not spent for nothing): predict's path, and
     the webcam's display and camera; the opened camera is returned."""
     if args.command == "predict" and not args.path.exists():
-        raise FileNotFoundError(f"No image, folder or video at {args.path}")
+        raise SourceError(f"No image, folder or video at {args.path}")
     if args.command != "webcam":
         return None
     require_display()
