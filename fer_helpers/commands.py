@@ -1,6 +1,7 @@
-"""What the command line's commands do, once its arguments are parsed: `predict`, `webcam` and `evaluate`, each
-given the arguments and a Recogniser (webcam also its opened camera), each returning a summary for JSON. Imports TensorFlow, so `__main__` loads
-this module only after parsing (--help and argument errors come back at once)."""
+"""What the command line's commands do, once its arguments are parsed: `predict`, `webcam` and `evaluate`,
+each given the arguments and a Recogniser (webcam also its opened camera), each returning a summary for JSON.
+Imports TensorFlow, so `__main__` loads this module only after parsing (--help and argument errors come back
+at once)."""
 
 from __future__ import annotations
 
