@@ -48,7 +48,8 @@ if not VERBOSE:  # FFmpeg's own lines through OpenCV ("moov atom not found"): ou
 with quiet_stderr(not VERBOSE):
     import cv2
 
-    from fer_helpers.config import RUNTIMES
+    from fer_helpers.config import IMAGE_SUFFIXES, RUNTIMES
+    from fer_helpers.data import labelled_folder
     from fer_helpers.detection import (
         DETECTORS,
         REDETECT_EVERY,
@@ -147,14 +148,17 @@ def require_display() -> None:
 
 
 def open_inputs(args: argparse.Namespace) -> VideoSource | None:
-    """What can be checked before TensorFlow and the model load (seconds not spent for nothing): predict's path, and
-    the webcam's display and camera; the opened camera is returned."""
-    if args.command == "predict" and not args.path.exists():
-        raise SourceError(f"No image, folder or video at {args.path}")
-    if args.command != "webcam":
+    """Check the inputs before TensorFlow and the model load (seconds not spent for nothing): predict's path, evaluate's
+    folder, the webcam's display; a video or camera is opened here and returned (None for images and folders)."""
+    if args.command == "evaluate":
+        labelled_folder(args.data_dir)
         return None
-    require_display()
-    return VideoSource(args.camera)
+    if args.command == "webcam":
+        require_display()
+        return VideoSource(args.camera)
+    if not args.path.exists():
+        raise SourceError(f"No image, folder or video at {args.path}")
+    return None if args.path.is_dir() or args.path.suffix.lower() in IMAGE_SUFFIXES else VideoSource(args.path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if not args.verbose:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    camera = None
+    source = None
     try:
-        camera = open_inputs(args)
+        source = open_inputs(args)
         with quiet_stderr(not args.verbose):  # TensorFlow's start-up lines; TFLite announces its XNNPACK delegate
             # TensorFlow loads here, once the arguments are known to be good
             from fer_helpers import commands
@@ -173,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             detector = HaarDetector(args.scale_factor, args.min_neighbors, args.min_size) if args.detector == "haar" \
                 else make_detector(args.detector, min_size=args.min_size)
             recogniser = Recogniser(args.model, detector, args.runtime, args.networks)
-        summary = commands.webcam(args, recogniser, camera) if camera is not None \
-            else commands.COMMANDS[args.command](args, recogniser)
+        summary = commands.COMMANDS[args.command](args, recogniser, source)
         summary |= {"runtime": recogniser.runtime, "networks": recogniser.networks}
     except (OSError, ValueError) as error:  # SourceError, missing files, bad models, bad values: all the user's input
         print(f"error: {error}", file=sys.stderr)
@@ -183,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: OpenCV could not process the input: {error.err}", file=sys.stderr)
         return 2
     finally:
-        if camera is not None:  # also when the model could not be loaded
-            camera.close()
+        if source is not None:  # also when the model could not be loaded
+            source.close()
     print(json.dumps(summary, indent=1, default=str))
     return 0
 

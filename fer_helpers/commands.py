@@ -1,7 +1,7 @@
 """What the command line's commands do, once its arguments are parsed: `predict`, `webcam` and `evaluate`,
-each given the arguments and a Recogniser (webcam also its opened camera), each returning a summary for JSON.
-Imports TensorFlow, so `__main__` loads this module only after parsing (--help and argument errors come back
-at once)."""
+each given the arguments, a Recogniser and the video or camera `__main__` opened (None for images and folders),
+each returning a summary for JSON. Imports TensorFlow, so `__main__` loads this module only after parsing and
+opening the inputs (--help, argument errors and unreadable inputs come back at once)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from pathlib import Path
 
 import cv2
 
-from fer_helpers.config import artifacts_dir
+from fer_helpers.config import IMAGE_SUFFIXES, artifacts_dir
 from fer_helpers.evaluation import evaluate_folder
 from fer_helpers.files import atomic_write
 from fer_helpers.inference import (
     FACE_TABLE,
-    IMAGE_SUFFIXES,
     Recogniser,
     analyse_images,
     image_files,
@@ -38,11 +37,11 @@ def output_folder(args: argparse.Namespace, default: str) -> Path:
     return folder
 
 
-def predict(args: argparse.Namespace, recogniser: Recogniser) -> dict:
-    """Run one image, folder or video; write outputs into the output folder; return a summary."""
+def predict(args: argparse.Namespace, recogniser: Recogniser, video: VideoSource | None) -> dict:
+    """Run one image, folder or (opened) video; write outputs into the output folder; return a summary."""
     path: Path = args.path
     output = output_folder(args, "predictions")
-    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
+    if video is None:
         paths, left_out = image_files(path, args.recursive) if path.is_dir() else ([path], [])
         if left_out:
             warnings.warn(f"Left out {len(left_out)} file(s) that are not images by their suffix: "
@@ -59,7 +58,7 @@ def predict(args: argparse.Namespace, recogniser: Recogniser) -> dict:
                 "skipped": skipped, "left_out": [str(file) for file in left_out], "files": {**{kind: str(file) for kind, file in tables.items()},
                                               "annotated": [str(file) for file in annotated]}}
     tracker = FaceTracker(args.smoothing, args.alpha, args.window)
-    report = analyse_video(recogniser, path, output / output_stems([path])[path], tracker=tracker,
+    report = analyse_video(recogniser, video, output / output_stems([path])[path], tracker=tracker,
                            every_n_frames=args.every_n_frames, max_frames=args.max_frames,
                            redetect_every=args.redetect_every, progress=not args.quiet)
     return {"frames": report.frames, "analysed_frames": report.analysed_frames,
@@ -87,7 +86,7 @@ def webcam(args: argparse.Namespace, recogniser: Recogniser, source: VideoSource
     return {"frames": frames}
 
 
-def evaluate(args: argparse.Namespace, recogniser: Recogniser) -> dict:
+def evaluate(args: argparse.Namespace, recogniser: Recogniser, _: None) -> dict:
     """Score the model on a labelled folder; write the tables and the confusion matrix; return a summary."""
     output = output_folder(args, "evaluations") if args.output else artifacts_dir() / "evaluations" / args.data_dir.resolve().name
     evaluated = evaluate_folder(recogniser, args.data_dir, output, detect_faces=args.detect_faces)
@@ -100,4 +99,4 @@ def evaluate(args: argparse.Namespace, recogniser: Recogniser) -> dict:
             "files": {name: str(path) for name, path in evaluated.files.items()}}
 
 
-COMMANDS = {"predict": predict, "evaluate": evaluate}  # webcam also takes its opened camera
+COMMANDS = {"predict": predict, "webcam": webcam, "evaluate": evaluate}

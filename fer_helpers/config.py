@@ -13,6 +13,9 @@ PATH_ENVS = (DATA_DIR_ENV, CACHE_DIR_ENV, ARTIFACTS_DIR_ENV, VIDEOS_DIR_ENV, MOD
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "fer2013"
 
 IMAGE_SIZE = (48, 48)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".avif", ".jp2", ".pbm",
+                  ".pgm", ".ppm", ".pnm", ".gif",  # GIF: its first frame
+                  ".heic", ".heif"}  # an iPhone's photos: OpenCV cannot decode them, so they are skipped with a hint
 RUNTIMES = ("auto", "tflite", "keras")  # a model classifies with its TFLite copy when it agrees (auto), or as chosen
 SEED = 1337
 

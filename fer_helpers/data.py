@@ -265,6 +265,14 @@ def _files_under(folder: Path, listing: _Listing) -> list[str]:
     return found
 
 
+def labelled_folder(path: str | Path) -> Path:
+    """The folder of class folders a user named, or a DataNotFoundError saying what to give."""
+    root = Path(path)
+    if not root.is_dir():
+        raise DataNotFoundError(f"No folder at {root}: give a folder of class folders (happy/, sad/, ...)")
+    return root
+
+
 def list_files(root: Path) -> _Listing:
     """List a folder data set: either split folders (train/, test/) of class folders, or class folders."""
     listing = _Listing([], [], [], [])

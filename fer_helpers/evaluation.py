@@ -166,10 +166,8 @@ def evaluate_folder(
     With detect_faces the largest face of each image is classified, not the whole image. A folder with
     train/ and test/ is scored on test/. Writes metrics.json, per_class.csv, skipped.csv and
     confusion_matrix.png to output_dir when given."""
+    root = data.labelled_folder(data_dir)  # before the model loads: a wrong path is told at once
     recogniser = model if isinstance(model, inference.Recogniser) else inference.Recogniser(model)
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise data.DataNotFoundError(f"No folder at {root}: give a folder of class folders (happy/, sad/, ...)")
     listing = data.list_files(root)
     splits = {split for split, _, _ in listing.files}
     chosen = "test" if "test" in splits else None

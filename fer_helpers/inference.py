@@ -18,15 +18,12 @@ import numpy as np
 import pandas as pd
 
 from fer_helpers import data, lite, models, saving
-from fer_helpers.config import CANONICAL_CLASSES, MODEL_ENV, PROJECT_ROOT
+from fer_helpers.config import CANONICAL_CLASSES, IMAGE_SUFFIXES, MODEL_ENV, PROJECT_ROOT
 from fer_helpers.detection import Detector, HaarDetector, crop_faces
 from fer_helpers.files import atomic_write
 from fer_helpers.sources import SourceError, VideoSource  # noqa: F401 (VideoSource: inference.VideoSource for notebooks)
 
 SHIPPED_MODEL = PROJECT_ROOT / "artifacts" / "models" / "fer_resnet" / saving.MODEL_FILE
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".avif", ".jp2", ".pbm",
-                  ".pgm", ".ppm", ".pnm", ".gif",  # GIF: its first frame
-                  ".heic", ".heif"}  # an iPhone's photos: OpenCV cannot decode them, so they are skipped with a hint
 BOX_COLOUR = (0, 255, 0)  # BGR
 ANNOTATED = ".annotated"  # marks our annotated outputs: <name>.annotated.png, <name>.annotated.mp4
 FACE_TABLE = ".faces"  # marks our face tables: <name>.faces.csv, <name>.faces.json

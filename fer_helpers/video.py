@@ -119,7 +119,7 @@ def video_outputs(output: Path) -> dict[str, Path]:
 
 def analyse_video(
     recogniser: Recogniser,
-    source: str | Path | int,
+    source: str | Path | int | VideoSource,
     output: str | Path,
     *,
     tracker: FaceTracker | None = None,
@@ -129,16 +129,17 @@ def analyse_video(
     progress: bool = True,
 ) -> VideoReport:
     """Annotated video (<output>.annotated.mp4), per-frame table (<output>.faces.csv, .json) and timeline
-    (<output>.timeline.png) of a video. Each file is written whole or not at all, never over the input."""
+    (<output>.timeline.png) of a video (a path, a webcam index or an opened VideoSource, closed at the end). Each
+    file is written whole or not at all, never over the input."""
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     files = video_outputs(Path(output))
-    if not isinstance(source, int):
-        refuse_overwriting_inputs(list(files.values()), [Path(source)])
-    video = VideoSource(source)
+    video = source if isinstance(source, VideoSource) else VideoSource(source)
     total = min(filter(None, [video.frame_count, max_frames]), default=None)
     rows, frames, analysed, started = [], 0, 0, time.perf_counter()
     try:
+        if not isinstance(video.source, int):
+            refuse_overwriting_inputs(list(files.values()), [Path(video.source)])
         with partial_file(files["video"]) as partial:
             writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*VIDEO_CODEC), video.fps, video.size)
             try:
@@ -155,7 +156,7 @@ def analyse_video(
         video.close()
     table = face_table(rows)
     write_timeline(table, files, recogniser.classes)
-    problems = [message for message in [ended_early(source, frames, video.frame_count, max_frames)] if message]
+    problems = [message for message in [ended_early(video.source, frames, video.frame_count, max_frames)] if message]
     for message in problems:
         warnings.warn(message)
     return VideoReport(table, frames, analysed, time.perf_counter() - started, files, problems)

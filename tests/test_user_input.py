@@ -351,12 +351,16 @@ def test_cli_is_quiet_unless_verbose(tmp_path):
     unreadable = run("predict", str(broken), "--output", str(tmp_path / "out"))
     assert unreadable.returncode == 2 and unreadable.stderr.strip().splitlines() == [  # no FFmpeg line ("moov atom not found")
         f"error: Cannot read video {broken} (corrupt, or a format OpenCV cannot decode)"]
-    verbose = run("predict", str(broken), "--output", str(tmp_path / "out"), "--verbose")  # lets their logs through
+    photo = tmp_path / "grey.png"
+    cv2.imwrite(str(photo), np.full((64, 64), 128, np.uint8))
+    verbose = run("predict", str(photo), "--model", str(tmp_path / "gone.keras"), "--verbose")  # lets their logs through
     assert verbose.returncode == 2 and "TensorFlow" in verbose.stderr
 
 
-def test_cli_answers_help_and_bad_arguments_without_loading_tensorflow():
-    script = """
+def test_cli_answers_help_and_bad_arguments_without_loading_tensorflow(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("not a video")
+    script = f"""
 import os
 import sys
 from fer_helpers.__main__ import main
@@ -367,17 +371,22 @@ for argv in (["predict", "--help"], ["webcam", "--camera", "-1"], ["evaluate", "
         print(argv[0], exit_.code)
 print(main(["webcam"]))  # no display: refused before the model loads
 print(main(["predict", "no/such/photo.jpg"]))
+print(main(["predict", {str(broken)!r}]))  # an unreadable video: opened before the model loads
+print(main(["evaluate", "no/such/faces"]))
 os.environ["DISPLAY"] = ":99"
 print(main(["webcam", "--camera", "7"]))  # no such camera: named before the model loads
-print(sorted({name.split(".")[0] for name in sys.modules} & {"tensorflow", "keras", "jax", "torch"}))
+print(sorted({{name.split(".")[0] for name in sys.modules}} & {{"tensorflow", "keras", "jax", "torch"}}))
 """
     result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
                             timeout=120, env={k: v for k, v in os.environ.items() if k not in DISPLAY_VARIABLES})
-    assert result.stdout.splitlines()[-6:] == ["webcam 2", "evaluate 2", "2", "2", "2", "[]"], result.stdout + result.stderr
-    assert result.stderr.strip().splitlines()[-3:] == [  # after argparse's usage lines
+    assert result.stdout.splitlines()[-8:] == ["webcam 2", "evaluate 2", "2", "2", "2", "2", "2", "[]"], result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-5:] == [  # after argparse's usage lines
         ("error: No display for the webcam window here (DISPLAY is not set). On a server, use notebook 04's browser "
          'camera (live_source="browser"), or record a video and run `predict` on it.'),
-        "error: No image, folder or video at no/such/photo.jpg", "error: Webcam 7 could not be opened (none attached, or in use)"]
+        "error: No image, folder or video at no/such/photo.jpg",
+        f"error: Cannot read video {broken} (corrupt, or a format OpenCV cannot decode)",
+        "error: No folder at no/such/faces: give a folder of class folders (happy/, sad/, ...)",
+        "error: Webcam 7 could not be opened (none attached, or in use)"]
 
 
 def test_predict_writes_under_fer_artifacts_dir(fer_dir, tmp_path, monkeypatch, model_args, capsys):
