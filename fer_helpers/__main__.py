@@ -48,7 +48,7 @@ if not VERBOSE:  # FFmpeg's own lines through OpenCV ("moov atom not found"): ou
 with quiet_stderr(not VERBOSE):
     import cv2
 
-    from fer_helpers.config import IMAGE_SUFFIXES, RUNTIMES
+    from fer_helpers.config import IMAGE_SUFFIXES, RUNTIMES, find_model
     from fer_helpers.data import labelled_folder
     from fer_helpers.detection import (
         DETECTORS,
@@ -148,8 +148,10 @@ def require_display() -> None:
 
 
 def open_inputs(args: argparse.Namespace) -> VideoSource | None:
-    """Check the inputs before TensorFlow and the model load (seconds not spent for nothing): predict's path, evaluate's
-    folder, the webcam's display; a video or camera is opened here and returned (None for images and folders)."""
+    """Check the inputs before TensorFlow and the model load (seconds not spent for nothing): the model file, predict's
+    path, evaluate's folder, the webcam's display; a video or camera is opened here and returned (None for images and
+    folders)."""
+    find_model(args.model)
     if args.command == "evaluate":
         labelled_folder(args.data_dir)
         return None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import cv2
 
-from fer_helpers.config import IMAGE_SUFFIXES, artifacts_dir
+from fer_helpers.config import artifacts_dir
 from fer_helpers.evaluation import evaluate_folder
 from fer_helpers.files import atomic_write
 from fer_helpers.inference import (

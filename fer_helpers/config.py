@@ -1,4 +1,5 @@
-"""Constants named once: locations, environment variables, labels, image size and runtimes. No heavy imports."""
+"""Constants named once: locations, environment variables, labels, image size and runtimes, and where the model
+to load is. No heavy imports."""
 
 import os
 from pathlib import Path
@@ -11,6 +12,8 @@ VIDEOS_DIR_ENV = "FER_VIDEOS_DIR"  # real face videos for tests, benchmarks and 
 MODEL_ENV = "FER_MODEL"
 PATH_ENVS = (DATA_DIR_ENV, CACHE_DIR_ENV, ARTIFACTS_DIR_ENV, VIDEOS_DIR_ENV, MODEL_ENV)  # environment variables holding paths
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "fer2013"
+MODEL_FILE = "model.keras"
+SHIPPED_MODEL = PROJECT_ROOT / "artifacts" / "models" / "fer_resnet" / MODEL_FILE
 
 IMAGE_SIZE = (48, 48)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".avif", ".jp2", ".pbm",
@@ -46,3 +49,24 @@ def videos_dir() -> Path | None:
     """The folder of real face videos ($FER_VIDEOS_DIR), or None when it is not set."""
     value = os.environ.get(VIDEOS_DIR_ENV)
     return Path(value) if value else None
+
+
+def default_model_path() -> Path:
+    """$FER_MODEL if set (and not empty), else the shipped model."""
+    return Path(os.environ.get(MODEL_ENV) or SHIPPED_MODEL)
+
+
+def find_model(path: str | Path | None = None) -> Path:
+    """The model file to load (`path`, else default_model_path()); a missing one is a FileNotFoundError saying where
+    its path came from and how to get a model."""
+    chosen = Path(path) if path else default_model_path()
+    if not chosen.is_file():
+        folder = " (a folder: give the .keras file in it)" if chosen.is_dir() else ""
+        raise FileNotFoundError(f"No model at {chosen}{folder}{model_origin(path)}: train one with "
+                                "notebooks/03_training.ipynb or pass a model path")
+    return chosen
+
+
+def model_origin(path: str | Path | None) -> str:
+    """' (from $FER_MODEL)' for error messages when the model to load comes from that variable, else ''."""
+    return f" (from ${MODEL_ENV})" if not path and os.environ.get(MODEL_ENV) else ""

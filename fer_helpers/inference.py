@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -18,12 +17,16 @@ import numpy as np
 import pandas as pd
 
 from fer_helpers import data, lite, models, saving
-from fer_helpers.config import CANONICAL_CLASSES, IMAGE_SUFFIXES, MODEL_ENV, PROJECT_ROOT
+from fer_helpers.config import (
+    CANONICAL_CLASSES,
+    IMAGE_SUFFIXES,
+    find_model,
+    model_origin,
+)
 from fer_helpers.detection import Detector, HaarDetector, crop_faces
 from fer_helpers.files import atomic_write
 from fer_helpers.sources import SourceError, VideoSource  # noqa: F401 (VideoSource: inference.VideoSource for notebooks)
 
-SHIPPED_MODEL = PROJECT_ROOT / "artifacts" / "models" / "fer_resnet" / saving.MODEL_FILE
 BOX_COLOUR = (0, 255, 0)  # BGR
 ANNOTATED = ".annotated"  # marks our annotated outputs: <name>.annotated.png, <name>.annotated.mp4
 FACE_TABLE = ".faces"  # marks our face tables: <name>.faces.csv, <name>.faces.json
@@ -91,11 +94,6 @@ def model_classes(model: keras.Model, metadata: dict, path: Path) -> list[str]:
     return assumed
 
 
-def default_model_path() -> Path:
-    """$FER_MODEL if set (and not empty), else the shipped model."""
-    return Path(os.environ.get(MODEL_ENV) or SHIPPED_MODEL)
-
-
 class Recogniser:
     """A face detector plus an expression classifier from a .keras file or JSON + weights.
 
@@ -107,14 +105,11 @@ class Recogniser:
 
     def __init__(self, model_path: str | Path | None = None, detector: Detector | None = None,
                  runtime: str = "auto", networks: int | None = None) -> None:
-        path = Path(model_path) if model_path else default_model_path()
-        origin = f" (from ${MODEL_ENV})" if not model_path and os.environ.get(MODEL_ENV) else ""
+        path = find_model(model_path)
         try:
             self.model, self.metadata = saving.load_model(path)
-        except FileNotFoundError as error:
-            raise FileNotFoundError(f"{error}{origin}: train one with notebooks/03_training.ipynb or pass a model path") from None
         except ValueError as error:
-            raise type(error)(f"{error}{origin}") from None
+            raise type(error)(f"{error}{model_origin(model_path)}") from None
         self.classes = model_classes(self.model, self.metadata, path)
         self.input_size = tuple(self.model.input_shape[1:3])
         self.detector = detector or HaarDetector()

@@ -12,9 +12,9 @@ from pathlib import Path
 import keras
 
 from fer_helpers import lite
+from fer_helpers.config import MODEL_FILE, find_model
 from fer_helpers.files import atomic_write
 
-MODEL_FILE = "model.keras"
 ARCHITECTURE_FILE = "model.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
@@ -61,9 +61,7 @@ def load_model(
     path: str | Path, classes: list[str] | None = None, input_shape: tuple[int, ...] | None = None
 ) -> tuple[keras.Model, dict]:
     """Load a .keras file or a model.json (weights beside it); check classes and input size if given."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No model at {path}" + (" (a folder: give the .keras file in it)" if path.is_dir() else ""))
+    path = find_model(path)
     model = _read_model(path)
     metadata = read_metadata(path)
     _check_compatible(model, metadata, path, classes, input_shape)

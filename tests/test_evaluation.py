@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import read_gray, real_faces, run_cli
-from fer_helpers import data, evaluation, inference, synthetic
+from fer_helpers import config, data, evaluation, inference, synthetic
 
 RENAMED = {"happy": "Happiness", "sad": "sadness", "angry": "anger", "surprise": "surprise"}
 PER_CLASS = 12
@@ -103,7 +103,7 @@ def test_evaluate_folder_refuses_what_it_cannot_score(recogniser, tmp_path):
 
 def test_cli_evaluate(user_set, tmp_path, capsys):
     root, _, _ = user_set
-    model = str(inference.default_model_path())
+    model = str(config.default_model_path())
     assert run_cli(["evaluate", model, str(root), "--output", str(tmp_path / "out"), "--runtime", "keras"], root) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["images"] == len(RENAMED) * PER_CLASS and summary["skipped_classes"] == {"contempt": 5}

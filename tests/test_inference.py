@@ -16,7 +16,7 @@ from conftest import run_cli
 
 import keras
 
-from fer_helpers import data, detection, inference, lite, models, saving, stream, synthetic, tracking, video
+from fer_helpers import config, data, detection, inference, lite, models, saving, stream, synthetic, tracking, video
 from fer_helpers.config import CANONICAL_CLASSES, PROJECT_ROOT
 
 CHANCE = 1 / 7
@@ -25,7 +25,7 @@ CHANCE = 1 / 7
 @pytest.fixture(scope="module")
 def recogniser() -> inference.Recogniser:
     """The shipped model ($FER_MODEL overrides) with the default Haar detector."""
-    path = inference.default_model_path()
+    path = config.default_model_path()
     if not path.exists():
         pytest.fail(f"No model at {path}: the shipped model must be committed under artifacts/models/")
     return inference.Recogniser(path)
@@ -190,7 +190,7 @@ def test_json_and_weights_format_loads_with_the_same_predictions(test_faces, tmp
     probabilities are identical, not merely close. (The shipped recogniser runs TFLite, whose kernels round
     differently; that copy has its own test below.) One network of the shipped ensemble: ensembles in both
     formats are test_models' test_average_ensemble_is_the_mean_of_its_members_in_every_saved_format."""
-    recogniser = inference.Recogniser(inference.SHIPPED_MODEL, runtime="keras", networks=1)
+    recogniser = inference.Recogniser(config.SHIPPED_MODEL, runtime="keras", networks=1)
     saving.save_model(recogniser.model, tmp_path, recogniser.metadata)
     legacy = inference.Recogniser(tmp_path / saving.ARCHITECTURE_FILE, runtime="keras")
     primary = inference.Recogniser(tmp_path / saving.MODEL_FILE, runtime="keras")
@@ -201,7 +201,7 @@ def test_json_and_weights_format_loads_with_the_same_predictions(test_faces, tmp
 
 def test_quantised_tflite_copy_agrees_with_keras_on_real_faces_and_a_stale_copy_is_refused(recogniser, test_faces, tmp_path):
     assert recogniser.runtime == "tflite"  # the shipped model carries its TFLite copy
-    shipped = inference.default_model_path()
+    shipped = config.default_model_path()
     assert shipped.with_name(lite.TFLITE_FILE).stat().st_size < shipped.stat().st_size / 3  # int8 weights, not float32
     reference = inference.Recogniser(shipped, runtime="keras")
     crops = test_faces[0][:, ..., np.newaxis]
@@ -278,24 +278,24 @@ def test_tracking_finds_the_faces_a_full_scan_finds_without_the_cascade_in_betwe
 
 
 def test_recogniser_can_run_only_the_first_networks_of_the_shipped_ensemble(recogniser, test_faces, tmp_path, capsys):
-    whole = inference.Recogniser(inference.SHIPPED_MODEL, runtime="keras")
+    whole = inference.Recogniser(config.SHIPPED_MODEL, runtime="keras")
     crops = test_faces[0][:, ..., np.newaxis]
     members = models.networks(whole.model)
     assert whole.networks == len(members) >= 2 and "test_accuracy" in whole.metadata
-    one = inference.Recogniser(inference.SHIPPED_MODEL, networks=1)  # its quantised copy is converted on loading
+    one = inference.Recogniser(config.SHIPPED_MODEL, networks=1)  # its quantised copy is converted on loading
     assert (one.networks, one.runtime, one.classes) == (1, "tflite", whole.classes)
     assert not set(inference.WHOLE_MODEL_FIGURES) & set(one.metadata)  # the whole model's figures are not this one's
     assert np.abs(one.classify(crops) - members[0].predict(crops, verbose=0)).max() <= lite.AGREEMENT_TOLERANCE
-    two = inference.Recogniser(inference.SHIPPED_MODEL, runtime="keras", networks=2)
+    two = inference.Recogniser(config.SHIPPED_MODEL, runtime="keras", networks=2)
     expected = (members[0].predict(crops, verbose=0) + members[1].predict(crops, verbose=0)) / 2
     np.testing.assert_allclose(two.classify(crops), expected, atol=1e-5)
-    assert inference.Recogniser(inference.SHIPPED_MODEL, networks=len(members)).runtime == "tflite"  # the shipped copy
+    assert inference.Recogniser(config.SHIPPED_MODEL, networks=len(members)).runtime == "tflite"  # the shipped copy
     for wrong in (0, len(members) + 1):
         with pytest.raises(ValueError, match=f"networks must be 1 to {len(members)}"):
-            inference.Recogniser(inference.SHIPPED_MODEL, networks=wrong)
+            inference.Recogniser(config.SHIPPED_MODEL, networks=wrong)
     image = tmp_path / "face.png"
     cv2.imwrite(str(image), synthetic.face_tile(test_faces[0][0]))
-    arguments = ["predict", str(image), "--model", str(inference.SHIPPED_MODEL), "--output", str(tmp_path / "out")]
+    arguments = ["predict", str(image), "--model", str(config.SHIPPED_MODEL), "--output", str(tmp_path / "out")]
     assert run_cli([*arguments, "--networks", "1", "--runtime", "keras"], image) == 0  # no second conversion
     assert json.loads(capsys.readouterr().out)["networks"] == 1
     assert run_cli([*arguments, "--networks", "9"], image) == 2

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from fer_helpers import data, evaluation, inference, lite, saving
+from fer_helpers import config, data, evaluation, lite, saving
 from fer_helpers.config import SEED
 
 SAMPLE = 1000
@@ -21,14 +21,14 @@ FLOOR = 0.67  # the shipped model holds 69.84% on all 7,178 (card); the fer pack
 @pytest.fixture(scope="module")
 def shipped():
     """The committed model and its metadata."""
-    if not inference.SHIPPED_MODEL.exists():
-        pytest.fail(f"No shipped model at {inference.SHIPPED_MODEL}")
-    return saving.load_model(inference.SHIPPED_MODEL)
+    if not config.SHIPPED_MODEL.exists():
+        pytest.fail(f"No shipped model at {config.SHIPPED_MODEL}")
+    return saving.load_model(config.SHIPPED_MODEL)
 
 
 def test_shipped_model_is_small_and_documented(shipped):
-    folder = inference.SHIPPED_MODEL.parent
-    assert inference.SHIPPED_MODEL.stat().st_size < MAX_MEGABYTES * 2**20
+    folder = config.SHIPPED_MODEL.parent
+    assert config.SHIPPED_MODEL.stat().st_size < MAX_MEGABYTES * 2**20
     card = (folder / "MODEL_CARD.md").read_text()
     _, metadata = shipped
     assert f"{metadata['test_accuracy']:.2%}" in card and f"{metadata['tflite_test_accuracy']:.2%}" in card
@@ -44,7 +44,7 @@ def test_shipped_model_accuracy_on_a_fixed_test_sample(shipped, fer_dir):
     assert metadata["classes"] == dataset.classes and tuple(model.input_shape[1:]) == (48, 48, 1)
     x_test, y_test = dataset.arrays("test")
     sample = np.random.default_rng(SEED).permutation(len(y_test))[:SAMPLE]
-    copy = lite.load_beside(inference.SHIPPED_MODEL, model, runtime="tflite")
+    copy = lite.load_beside(config.SHIPPED_MODEL, model, runtime="tflite")
     probabilities = evaluation.predict_probabilities(copy, x_test[sample])  # the card's figures are without TTA
     accuracy = evaluation.metrics(y_test[sample], probabilities, dataset.classes)["accuracy"]
     print(json.dumps({"sample_accuracy": accuracy, "card_tflite_test_accuracy": metadata["tflite_test_accuracy"]}))
@@ -61,7 +61,7 @@ def test_shipped_model_loads_in_a_fresh_process_with_plain_keras(shipped, tmp_pa
     script = ("import sys, keras, numpy as np; m = keras.models.load_model(sys.argv[1], compile=False); "
               "np.save(sys.argv[2], m.predict(np.load(sys.argv[3]), verbose=0)); "
               "assert not any(name.startswith('fer_helpers') for name in sys.modules), 'fer_helpers was imported'")
-    subprocess.run([sys.executable, "-c", script, str(inference.SHIPPED_MODEL), str(tmp_path / "out.npy"),
+    subprocess.run([sys.executable, "-c", script, str(config.SHIPPED_MODEL), str(tmp_path / "out.npy"),
                     str(tmp_path / "faces.npy")], check=True, cwd=tmp_path, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"})
     probabilities = np.load(tmp_path / "out.npy")
     assert probabilities.shape == (4, len(metadata["classes"]))

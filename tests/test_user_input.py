@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from conftest import read_gray, real_faces, run_cli
-from fer_helpers import data, detection, inference, pipeline, saving, synthetic
+from fer_helpers import config, data, detection, inference, pipeline, saving, synthetic
 from fer_helpers.__main__ import DISPLAY_VARIABLES
 from fer_helpers.config import PROJECT_ROOT
 
@@ -25,7 +25,7 @@ from fer_helpers.config import PROJECT_ROOT
 def model_args():
     """The model the CLI runs in these tests, which are about their input: the first network of the shipped
     ensemble, on the Keras runtime (the whole ensemble and its TFLite copy have their own tests)."""
-    return ["--model", str(inference.default_model_path()), "--runtime", "keras", "--networks", "1"]
+    return ["--model", str(config.default_model_path()), "--runtime", "keras", "--networks", "1"]
 
 
 @pytest.fixture()
@@ -230,7 +230,7 @@ def test_csv_emotions_out_of_range_are_skipped_with_line_numbers(fer_dir, tmp_pa
 
 
 def test_metadata_that_disagrees_with_the_model_is_refused(tmp_path, model_args, fer_dir, capsys):
-    source = inference.default_model_path()
+    source = config.default_model_path()
     for count in (5, 8):
         folder = tmp_path / f"classes{count}"
         folder.mkdir()
@@ -307,9 +307,9 @@ def test_bad_options_and_paths_are_one_line_each(fer_dir, tmp_path, model_args, 
     assert "--scale-factor: 1.0 is out of range: must be above 1" in capsys.readouterr().err
     with pytest.raises(ValueError, match="scale_factor must be above 1"):
         detection.HaarDetector(scale_factor=1.0)
-    for config in (tmp_path / "missing.yml", tmp_path):
+    for bad_config in (tmp_path / "missing.yml", tmp_path):
         with pytest.raises(SystemExit, match="Cannot read --config"):
-            pipeline.main(["--config", str(config)])
+            pipeline.main(["--config", str(bad_config)])
     with pytest.raises(data.DataNotFoundError, match="is a file, not a data set"):
         data.load_dataset(photo)
     recogniser = inference.Recogniser(runtime="keras")
@@ -327,12 +327,12 @@ def test_broken_model_files_are_named(tmp_path, monkeypatch, capsys):
     broken.write_text("{not json")
     with pytest.raises(saving.ModelLoadError, match=r"model.json"):
         saving.load_model(broken)
-    monkeypatch.setenv(inference.MODEL_ENV, "")
-    assert inference.default_model_path() == inference.SHIPPED_MODEL  # an empty FER_MODEL means unset
-    monkeypatch.setenv(inference.MODEL_ENV, str(tmp_path / "gone.keras"))
+    monkeypatch.setenv(config.MODEL_ENV, "")
+    assert config.default_model_path() == config.SHIPPED_MODEL  # an empty FER_MODEL means unset
+    monkeypatch.setenv(config.MODEL_ENV, str(tmp_path / "gone.keras"))
     with pytest.raises(FileNotFoundError, match=r"gone.keras \(from \$FER_MODEL\)"):
         inference.Recogniser()
-    monkeypatch.setenv(inference.MODEL_ENV, str(fake))
+    monkeypatch.setenv(config.MODEL_ENV, str(fake))
     assert run_cli(["evaluate", str(tmp_path)]) == 2
     assert "(from $FER_MODEL)" in capsys.readouterr().err
 
@@ -351,9 +351,10 @@ def test_cli_is_quiet_unless_verbose(tmp_path):
     unreadable = run("predict", str(broken), "--output", str(tmp_path / "out"))
     assert unreadable.returncode == 2 and unreadable.stderr.strip().splitlines() == [  # no FFmpeg line ("moov atom not found")
         f"error: Cannot read video {broken} (corrupt, or a format OpenCV cannot decode)"]
-    photo = tmp_path / "grey.png"
+    photo, model = tmp_path / "grey.png", tmp_path / "broken.keras"
     cv2.imwrite(str(photo), np.full((64, 64), 128, np.uint8))
-    verbose = run("predict", str(photo), "--model", str(tmp_path / "gone.keras"), "--verbose")  # lets their logs through
+    model.write_text("not a model")  # read by Keras, so TensorFlow loads first
+    verbose = run("predict", str(photo), "--model", str(model), "--verbose")  # lets their logs through
     assert verbose.returncode == 2 and "TensorFlow" in verbose.stderr
 
 
@@ -373,19 +374,21 @@ print(main(["webcam"]))  # no display: refused before the model loads
 print(main(["predict", "no/such/photo.jpg"]))
 print(main(["predict", {str(broken)!r}]))  # an unreadable video: opened before the model loads
 print(main(["evaluate", "no/such/faces"]))
+print(main(["evaluate", "no/such.keras", "."]))  # a mistyped model path
 os.environ["DISPLAY"] = ":99"
 print(main(["webcam", "--camera", "7"]))  # no such camera: named before the model loads
 print(sorted({{name.split(".")[0] for name in sys.modules}} & {{"tensorflow", "keras", "jax", "torch"}}))
 """
     result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
                             timeout=120, env={k: v for k, v in os.environ.items() if k not in DISPLAY_VARIABLES})
-    assert result.stdout.splitlines()[-8:] == ["webcam 2", "evaluate 2", "2", "2", "2", "2", "2", "[]"], result.stdout + result.stderr
-    assert result.stderr.strip().splitlines()[-5:] == [  # after argparse's usage lines
+    assert result.stdout.splitlines()[-9:] == ["webcam 2", "evaluate 2", "2", "2", "2", "2", "2", "2", "[]"], result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-6:] == [  # after argparse's usage lines
         ("error: No display for the webcam window here (DISPLAY is not set). On a server, use notebook 04's browser "
          'camera (live_source="browser"), or record a video and run `predict` on it.'),
         "error: No image, folder or video at no/such/photo.jpg",
         f"error: Cannot read video {broken} (corrupt, or a format OpenCV cannot decode)",
         "error: No folder at no/such/faces: give a folder of class folders (happy/, sad/, ...)",
+        "error: No model at no/such.keras: train one with notebooks/03_training.ipynb or pass a model path",
         "error: Webcam 7 could not be opened (none attached, or in use)"]
 
 
