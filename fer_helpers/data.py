@@ -266,10 +266,13 @@ def _files_under(folder: Path, listing: _Listing) -> list[str]:
 
 
 def labelled_folder(path: str | Path) -> Path:
-    """The folder of class folders a user named, or a DataNotFoundError saying what to give."""
+    """The folder of class folders a user named, or a DataNotFoundError saying what to give (not how to get FER2013)."""
     root = Path(path)
+    hint = "give a folder of class folders (happy/, sad/, ...)"
     if not root.is_dir():
-        raise DataNotFoundError(f"No folder at {root}: give a folder of class folders (happy/, sad/, ...)")
+        raise DataNotFoundError(f"No folder at {root}: {hint}")
+    if not any(child.is_dir() and not child.name.startswith((".", "__")) for child in root.iterdir()):
+        raise DataNotFoundError(f"No class folders in {root}: {hint}")
     return root
 
 
