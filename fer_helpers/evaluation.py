@@ -183,8 +183,9 @@ def evaluate_folder(
             crops.append(crop)
             labels.append(recogniser.classes.index(label))
     if not crops:
+        empty = f", empty class folders {listing.empty_classes}" if listing.empty_classes else ""
         raise data.DataNotFoundError(f"No usable image of a class the model knows ({', '.join(recogniser.classes)}) "
-                                     f"in {root}; skipped classes {skipped_classes}, {len(skipped)} files skipped")
+                                     f"in {root}; skipped classes {skipped_classes}, {len(skipped)} files skipped{empty}")
     probabilities = np.concatenate([recogniser.classify(np.stack(crops[i:i + EVALUATE_BATCH]))
                                     for i in range(0, len(crops), EVALUATE_BATCH)])
     result = metrics(np.array(labels), probabilities, recogniser.classes)

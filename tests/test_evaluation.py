@@ -97,7 +97,10 @@ def test_evaluate_folder_refuses_what_it_cannot_score(recogniser, tmp_path):
         evaluation.evaluate_folder(recogniser, tmp_path / "missing")
     (tmp_path / "only_contempt" / "contempt").mkdir(parents=True)
     cv2.imwrite(str(tmp_path / "only_contempt" / "contempt" / "a.png"), np.full((48, 48), 90, np.uint8))
-    with pytest.raises(data.DataNotFoundError, match="No usable image of a class the model knows"):
+    with pytest.raises(data.DataNotFoundError, match=r"knows .*; skipped classes \{'contempt': 1\}, 0 files skipped$"):
+        evaluation.evaluate_folder(recogniser, tmp_path / "only_contempt")
+    (tmp_path / "only_contempt" / "happy").mkdir()
+    with pytest.raises(data.DataNotFoundError, match=r"0 files skipped, empty class folders \['happy'\]$"):
         evaluation.evaluate_folder(recogniser, tmp_path / "only_contempt")
 
 
