@@ -333,8 +333,10 @@ def test_broken_model_files_are_named(tmp_path, monkeypatch, capsys):
     with pytest.raises(FileNotFoundError, match=r"gone.keras \(from \$FER_MODEL\)"):
         inference.Recogniser()
     monkeypatch.setenv(config.MODEL_ENV, str(fake))
-    assert run_cli(["evaluate", str(tmp_path)]) == 2
-    assert "(from $FER_MODEL)" in capsys.readouterr().err
+    (tmp_path / "faces" / "happy").mkdir(parents=True)  # a good folder, so the model is what is refused
+    assert run_cli(["evaluate", str(tmp_path / "faces")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: Cannot load {fake} as a Keras model") and "(from $FER_MODEL)" in error
 
 
 # Noise and consistency
