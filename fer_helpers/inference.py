@@ -25,7 +25,7 @@ from fer_helpers.config import (
 )
 from fer_helpers.detection import Detector, HaarDetector, crop_faces
 from fer_helpers.files import atomic_write
-from fer_helpers.sources import SourceError, VideoSource  # noqa: F401 (VideoSource: inference.VideoSource for notebooks)
+from fer_helpers.sources import SourceError
 
 BOX_COLOUR = (0, 255, 0)  # BGR
 ANNOTATED = ".annotated"  # marks our annotated outputs: <name>.annotated.png, <name>.annotated.mp4

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_helpers import browser_camera, inference, stream
+from fer_helpers import browser_camera, inference, sources, stream
 from fer_helpers.config import CANONICAL_CLASSES, PROJECT_ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -32,7 +32,7 @@ def recogniser():
 @pytest.fixture(scope="module")
 def person_frames(videos_dir):
     """The first 12 frames of the real single-person clip, BGR."""
-    return [frame for _, frame in zip(range(12), inference.VideoSource(videos_dir / "single_face.mp4"))]
+    return [frame for _, frame in zip(range(12), sources.VideoSource(videos_dir / "single_face.mp4"))]
 
 
 def jpeg(image: np.ndarray) -> bytes:
@@ -88,7 +88,7 @@ def test_live_source_is_the_browser_inside_jupyter_and_the_video_elsewhere(monke
 
 def write_y4m(video: Path, path: Path) -> Path:
     """A real video as the raw YUV 4:2:0 file Chromium's fake camera plays in a loop."""
-    frames = list(inference.VideoSource(video))
+    frames = list(sources.VideoSource(video))
     height, width = frames[0].shape[:2]
     with path.open("wb") as out:
         out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())

@@ -16,7 +16,7 @@ from conftest import run_cli
 
 import keras
 
-from fer_helpers import config, data, detection, inference, lite, models, saving, stream, synthetic, tracking, video
+from fer_helpers import config, data, detection, inference, lite, models, saving, sources, stream, synthetic, tracking, video
 from fer_helpers.config import CANONICAL_CLASSES, PROJECT_ROOT
 
 CHANCE = 1 / 7
@@ -147,7 +147,7 @@ def test_gray_bgr_bgra_16_bit_and_numpy_arithmetic_frames_give_the_same_faces(re
 
 
 def test_a_pil_image_is_read_as_rgb_and_a_missing_frame_is_named(recogniser, videos_dir):
-    bgr = next(iter(inference.VideoSource(videos_dir / "single_face.mp4")))
+    bgr = next(iter(sources.VideoSource(videos_dir / "single_face.mp4")))
     expected = [(f.box, f.label) for f in recogniser.detect_emotions(bgr)]
     pil = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))  # what PIL, and most non-OpenCV code, hands over
     assert expected and [(f.box, f.label) for f in recogniser.detect_emotions(pil)] == expected
@@ -165,11 +165,11 @@ def test_bad_sources_give_clear_errors_naming_them(tmp_path):
     with pytest.raises(inference.SourceError, match="notes.jpg"):
         inference.read_image(not_image)
     with pytest.raises(inference.SourceError, match="missing.mp4"):
-        inference.VideoSource(tmp_path / "missing.mp4")
+        sources.VideoSource(tmp_path / "missing.mp4")
     with pytest.raises(inference.SourceError, match="clip.mp4"):
-        inference.VideoSource(not_video)
+        sources.VideoSource(not_video)
     with pytest.raises(inference.SourceError, match="Webcam 99 could not be opened"):
-        inference.VideoSource(99)
+        sources.VideoSource(99)
     with pytest.raises(FileNotFoundError, match="nowhere.keras"):
         inference.Recogniser(tmp_path / "nowhere.keras")
 
@@ -264,7 +264,7 @@ def test_tracking_finds_the_faces_a_full_scan_finds_without_the_cascade_in_betwe
     found = {"tracking": 0, "full scan": 0}
     detectors = {"tracking": detection.TrackingDetector(recogniser.detector, redetect_every=10),
                  "full scan": detection.TrackingDetector(recogniser.detector, redetect_every=1)}
-    for index, frame in enumerate(inference.VideoSource(path)):
+    for index, frame in enumerate(sources.VideoSource(path)):
         true_boxes = truth[truth["frame"] == index][["x", "y", "w", "h"]].to_numpy()
         for name, detector in detectors.items():
             overlaps = [max(tracking.iou(box, true) for true in true_boxes) for box in detector.detect(inference.to_gray(frame))]
@@ -355,7 +355,7 @@ class ScanOnly:
 def test_tracking_works_with_a_detector_that_only_scans(videos_dir):
     # min_match above 1: template matching never suffices, so every frame between scans asks the detector near the face
     tracked = detection.TrackingDetector(ScanOnly(), redetect_every=10, min_match=1.01)
-    frames = [inference.to_gray(frame) for frame in inference.VideoSource(videos_dir / "single_face.mp4")]
+    frames = [inference.to_gray(frame) for frame in sources.VideoSource(videos_dir / "single_face.mp4")]
     found = [len(tracked.detect(frame)) for frame in frames]
     assert sum(count == 1 for count in found) >= 0.9 * len(frames), found
     assert max(found) == 1
@@ -392,19 +392,19 @@ def test_a_real_video_without_faces_gives_none(recogniser, videos_dir, tmp_path)
 
 def test_mtcnn_finds_the_face_haar_finds_in_a_real_video_and_none_in_an_empty_scene(videos_dir):
     haar, mtcnn = detection.make_detector("haar"), detection.make_detector("mtcnn")
-    person = [inference.to_gray(f) for _, f in zip(range(12), inference.VideoSource(videos_dir / "single_face.mp4"))]
+    person = [inference.to_gray(f) for _, f in zip(range(12), sources.VideoSource(videos_dir / "single_face.mp4"))]
     for gray in person[::3]:
         boxes = mtcnn.detect(gray)
         assert boxes.shape == (1, 4) and boxes[0, 2] == boxes[0, 3]  # one square box, as Haar's
         assert tracking.iou(boxes[0], haar.detect(gray)[0]) > 0.4
-    scene = [inference.to_gray(f) for _, f in zip(range(12), inference.VideoSource(videos_dir / "no_face.mp4"))]
+    scene = [inference.to_gray(f) for _, f in zip(range(12), sources.VideoSource(videos_dir / "no_face.mp4"))]
     assert sum(len(mtcnn.detect(gray)) for gray in scene[::3]) == 0
     with pytest.raises(ValueError, match="Unknown detector 'yolo'"):
         detection.make_detector("yolo")
 
 
 def test_cli_predicts_with_the_mtcnn_detector(videos_dir, tmp_path, capsys):
-    frame = next(iter(inference.VideoSource(videos_dir / "single_face.mp4")))
+    frame = next(iter(sources.VideoSource(videos_dir / "single_face.mp4")))
     photo = tmp_path / "person.jpg"
     cv2.imwrite(str(photo), frame)
     assert run_cli(["predict", str(photo), "--detector", "mtcnn", "--output", str(tmp_path / "out")], photo) == 0

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from conftest import read_gray, real_faces, run_cli
-from fer_helpers import config, data, detection, inference, pipeline, saving, synthetic
+from fer_helpers import config, data, detection, inference, pipeline, saving, sources, synthetic
 from fer_helpers.__main__ import DISPLAY_VARIABLES
 from fer_helpers.config import PROJECT_ROOT
 
@@ -285,7 +285,7 @@ def test_negative_camera_is_refused_before_opencv(capsys):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "--camera: -1 is out of range" in result.stderr
     with pytest.raises(inference.SourceError, match="0 or more"):
-        inference.VideoSource(-1)
+        sources.VideoSource(-1)
 
 
 def test_webcam_without_a_display_is_refused_not_aborted(monkeypatch, capsys):
