@@ -161,7 +161,7 @@ def main() -> None:
 pipeline end to end: detect, classify, draw (the `fer` package: `detect_emotions`, no drawing).
 Median of {args.repeats} interleaved passes on {profiling.hardware()}; the original loop uses the
 seed CNN's architecture. `found`: share of the placed faces a pipeline's boxes overlap at IoU >= {FOUND_IOU}.
-Ours classifies with the shipped model ({len(models.networks(recogniser.model))} network(s)) through its quantised TFLite copy
+Ours classifies with the shipped model ({recogniser.networks} network(s)) through its quantised TFLite copy
 (`Recogniser.runtime`: {recogniser.runtime}); the "first network only" row runs only the first of them, through a
 quantised copy converted on loading (`Recogniser(networks=1)`, `--networks 1`). With tracking,
 the whole frame is scanned every {detection.REDETECT_EVERY} frames and known faces are followed by template

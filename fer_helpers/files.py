@@ -5,6 +5,7 @@ the pipeline and the data loader use it without loading TensorFlow."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -33,3 +34,9 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call write(tmp) on a temporary file beside `path`, then put it in place whole (see partial_file)."""
     with partial_file(path) as tmp:
         write(tmp)
+
+
+def sha256(path: Path) -> str:
+    """The SHA-256 digest of a file's bytes, as hex."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -33,7 +33,8 @@ FACE_TABLE = ".faces"  # marks our face tables: <name>.faces.csv, <name>.faces.j
 OWN_OUTPUTS = {f"{ANNOTATED}.png", f"{ANNOTATED}.mp4", f"{FACE_TABLE}.csv", f"{FACE_TABLE}.json"}
 INTEGER_COLUMNS = ("frame", "face_id", "x", "y", "w", "h")
 # metadata that describes the whole saved model, wrong for a Recogniser that runs only some of its networks
-WHOLE_MODEL_FIGURES = ("val_accuracy", "test_accuracy", "test_macro_f1", "tta_test_accuracy", "tflite_test_accuracy")
+WHOLE_MODEL_METADATA = ("val_accuracy", "test_accuracy", "test_macro_f1", "tta_test_accuracy", "tflite_test_accuracy",
+                        "networks", saving.DIGESTS)
 
 
 @dataclass
@@ -76,15 +77,15 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def model_classes(model: keras.Model, metadata: dict, path: Path) -> list[str]:
-    """A model's class names in output order: its metadata's, else (a model saved without metadata.json) FER2013's
-    canonical order, with a warning that this is assumed; a model fer_helpers cannot feed is a clear error."""
-    outputs, channels = model.output_shape[-1], model.input_shape[-1]
+def model_classes(outputs: int, channels: int, metadata: dict, path: Path) -> list[str]:
+    """The class names, in output order, of a model with `outputs` outputs taking `channels`-channel input: its
+    metadata's, else (a model saved without metadata.json) FER2013's canonical order, with a warning that this is
+    assumed; a model fer_helpers cannot feed is a clear error."""
     if channels != 1:
         raise saving.ModelMismatchError(f"{path} takes {channels}-channel input; fer_helpers feeds it grayscale faces "
                                         "(height, width, 1)")
     if metadata.get("classes"):
-        return list(metadata["classes"])  # saving.load_model checked their count against the outputs
+        return list(metadata["classes"])  # checked against the outputs when the model or its copy was loaded
     if outputs > len(CANONICAL_CLASSES):
         raise saving.ModelMismatchError(f"{path} has {outputs} outputs and no {saving.METADATA_FILE} naming its classes")
     assumed = list(CANONICAL_CLASSES[:outputs])
@@ -98,37 +99,59 @@ class Recogniser:
     """A face detector plus an expression classifier from a .keras file or JSON + weights.
 
     runtime: 'auto' classifies with the quantised model.tflite beside the model when there is one that agrees
-    with it (several times faster on a CPU), else with Keras; 'tflite' or 'keras' insist on one.
+    with it (several times faster on a CPU), else with Keras; 'tflite' or 'keras' insist on one. A copy whose
+    digest and the model's are those saving.save_model recorded is used without loading the Keras model at all
+    (`model` loads it when asked for); any other copy is first compared with the Keras model.
     networks: run only the first N networks of an ensemble (the shipped model stores its best first), for CPUs too slow
-    for all of them; their quantised copy is converted on loading, and the metadata's accuracy figures, which are the
-    whole model's, are dropped."""
+    for all of them; their quantised copy is converted on loading, and the metadata's accuracy figures, network count and
+    file digests, which are the whole model's, are dropped."""
 
     def __init__(self, model_path: str | Path | None = None, detector: Detector | None = None,
                  runtime: str = "auto", networks: int | None = None) -> None:
-        path = find_model(model_path)
+        self.path = find_model(model_path)
+        self.detector = detector or HaarDetector()
+        self._model = None
         try:
-            self.model, self.metadata = saving.load_model(path)
+            self.metadata = saving.read_metadata(self.path)
+            self._lite = saving.recorded_lite_copy(self.path, self.metadata, runtime) if networks is None else None
+            if not self._lite:
+                self._load_keras(runtime, networks)
         except ValueError as error:
             raise type(error)(f"{error}{model_origin(model_path)}") from None
-        self.classes = model_classes(self.model, self.metadata, path)
-        self.input_size = tuple(self.model.input_shape[1:3])
-        self.detector = detector or HaarDetector()
-        whole = self.model
-        count = len(models.networks(whole)) if networks is None else networks
-        self.model = models.first_networks(whole, count)  # a count out of range is a ValueError
-        if self.model is whole:
-            self._lite = lite.load_beside(path, self.model, runtime)
+        if self._model is None:  # the recorded copy alone
+            self.networks = self.metadata.get("networks") or len(models.networks(self.model))
+            outputs, shape = self._lite.num_classes, self._lite.input_shape
         else:
-            self.metadata = {key: value for key, value in self.metadata.items() if key not in WHOLE_MODEL_FIGURES}
-            self._lite = lite.converted(self.model, runtime)
-        self.networks = len(models.networks(self.model))
+            outputs, shape = self._model.output_shape[-1], self._model.input_shape[1:]
+        self.classes = model_classes(outputs, shape[-1], self.metadata, self.path)
+        self.input_size = tuple(shape[:2])
         self.runtime = "tflite" if self._lite else "keras"
+
+    def _load_keras(self, runtime: str, networks: int | None) -> None:
+        """Load the Keras model and its metadata, keep its first `networks` networks, and find or make their
+        TFLite copy (None where the runtime or the files rule it out)."""
+        whole, self.metadata = saving.load_model(self.path)
+        count = len(models.networks(whole)) if networks is None else networks
+        self._model = models.first_networks(whole, count)  # a count out of range is a ValueError
+        if self._model is whole:
+            self._lite = lite.load_beside(self.path, self._model, runtime)
+        else:
+            self.metadata = {key: value for key, value in self.metadata.items() if key not in WHOLE_MODEL_METADATA}
+            self._lite = lite.converted(self._model, runtime)
+        self.networks = len(models.networks(self._model))
+
+    @property
+    def model(self) -> keras.Model:
+        """The Keras model this recogniser classifies with, or whose TFLite copy it runs (loaded on first use)."""
+        if self._model is None:
+            self._model = saving.load_model(self.path)[0]
+        return self._model
 
     def classify(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities for a batch of (n, h, w, 1) uint8 crops, in one compiled call."""
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        return self._lite(crops) if self._lite else np.asarray(self.model.predict_on_batch(crops))
+        return self._lite(crops) if self._lite else np.asarray(self._model.predict_on_batch(crops))
 
     def boxes_and_probabilities(self, frame: np.ndarray | str | Path, detector: Detector | None = None
                                 ) -> tuple[np.ndarray, np.ndarray]:

@@ -4,8 +4,8 @@ The copy is dynamic-range quantised: weights stored as int8, activations quantis
 TFLite's XNNPACK kernels. On this project's 2-core CPU that classifies a face with a two-network
 fer_resnet ensemble in 0.87 ms against 2.38 ms for a float32 copy, and with the shipped four-network one in
 1.2 ms against 9.3 ms for a Keras call; it moves the validation accuracy by 0.04-0.18 points (docs/experiments.md). `saving.save_model` writes
-`model.tflite` beside `model.keras`; the Recogniser uses it after checking, at load time, that it agrees
-with the Keras model.
+`model.tflite` beside `model.keras` and records both files' digests; the Recogniser uses the copy as it is when
+they still match, else after checking, at load time, that it agrees with the Keras model.
 
     lite = LiteModel.from_file("artifacts/models/fer_resnet/model.tflite")
     probabilities = lite(crops)                  # (n, 48, 48, 1) uint8 -> (n, classes)
@@ -99,7 +99,7 @@ def disagreement(lite: LiteModel, model: keras.Model) -> float:
     return float(np.abs(lite(probe) - np.asarray(model.predict_on_batch(probe))).max())
 
 
-def _unusable(runtime: str) -> str | None:
+def unusable(runtime: str) -> str | None:
     """Why `runtime` cannot classify with TFLite here ('keras' chose not to), or None; refuses an unknown runtime."""
     if runtime not in RUNTIMES:
         raise ValueError(f"Unknown runtime {runtime!r}; choose one of {RUNTIMES}")
@@ -111,7 +111,7 @@ def _unusable(runtime: str) -> str | None:
 def converted(model: keras.Model, runtime: str = "auto") -> LiteModel | None:
     """A quantised copy of `model` converted now (seconds), for a model with no file of its own; None for runtime
     'keras', or 'auto' where TFLite is unavailable (runtime 'tflite' raises a ValueError there)."""
-    problem = _unusable(runtime)
+    problem = unusable(runtime)
     if problem and runtime == "tflite":
         raise ValueError(problem)
     return None if problem else LiteModel(convert(model))
@@ -121,7 +121,7 @@ def load_beside(model_path: str | Path, model: keras.Model, runtime: str = "auto
     """The model.tflite beside `model_path` if `runtime` allows it and it agrees with `model`, else None
     (runtime 'keras'; or 'auto' with no usable copy, which warns if the copy is stale). Runtime 'tflite'
     raises a ValueError saying why instead of falling back."""
-    problem = _unusable(runtime)
+    problem = unusable(runtime)
     path = Path(model_path).with_name(TFLITE_FILE)
     if not problem and not path.exists():
         problem = f"No {TFLITE_FILE} beside {model_path} (saving.save_model writes one)"

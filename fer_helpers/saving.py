@@ -11,13 +11,14 @@ from pathlib import Path
 
 import keras
 
-from fer_helpers import lite
+from fer_helpers import lite, models
 from fer_helpers.config import MODEL_FILE, find_model
-from fer_helpers.files import atomic_write
+from fer_helpers.files import atomic_write, sha256
 
 ARCHITECTURE_FILE = "model.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
+DIGESTS = "sha256"  # metadata.json's record of the model.keras and model.tflite it was saved with
 
 
 class ModelMismatchError(ValueError):
@@ -29,18 +30,31 @@ class ModelLoadError(ValueError):
 
 
 def save_model(model: keras.Model, directory: str | Path, metadata: dict, flatbuffer: bytes | None = None) -> Path:
-    """Write model.keras, model.json + model.weights.h5, metadata.json and (TensorFlow backend)
-    model.tflite into `directory`; `flatbuffer`: the model's lite.convert copy when the caller already made
-    (and scored) it, so the file shipped is the one measured."""
+    """Write model.keras, model.json + model.weights.h5, (TensorFlow backend) model.tflite and, last,
+    metadata.json with the digests of model.keras and model.tflite; `flatbuffer`: the model's lite.convert copy
+    when the caller already made (and scored) it, so the file shipped is the one measured."""
     directory = Path(directory)
-    metadata = metadata | {"input_shape": list(model.input_shape[1:]), "num_classes": int(model.output_shape[-1])}
     atomic_write(directory / MODEL_FILE, lambda tmp: model.save(tmp))
     atomic_write(directory / ARCHITECTURE_FILE, lambda tmp: tmp.write_text(model.to_json()))
     atomic_write(directory / WEIGHTS_FILE, lambda tmp: model.save_weights(tmp))
-    atomic_write(directory / METADATA_FILE, lambda tmp: tmp.write_text(json.dumps(metadata, indent=2, default=str)))
+    written = [MODEL_FILE]
     if lite.available():
         atomic_write(directory / lite.TFLITE_FILE, lambda tmp: tmp.write_bytes(flatbuffer or lite.convert(model)))
+        written.append(lite.TFLITE_FILE)
+    metadata = metadata | model_facts(model) | {DIGESTS: file_digests(directory, written)}
+    atomic_write(directory / METADATA_FILE, lambda tmp: tmp.write_text(json.dumps(metadata, indent=2, default=str)))
     return directory / MODEL_FILE
+
+
+def model_facts(model: keras.Model) -> dict:
+    """What metadata.json records of the model itself: input shape, number of classes, number of networks."""
+    return {"input_shape": list(model.input_shape[1:]), "num_classes": int(model.output_shape[-1]),
+            "networks": len(models.networks(model))}
+
+
+def file_digests(directory: Path, names: list[str]) -> dict[str, str]:
+    """SHA-256 of the named files in `directory`, as metadata.json records them."""
+    return {name: sha256(directory / name) for name in names}
 
 
 def read_metadata(model_path: str | Path) -> dict:
@@ -86,18 +100,35 @@ def _read_model(path: Path) -> keras.Model:
         raise ModelLoadError(f"Cannot load {path} as a Keras model ({type(error).__name__}: {detail[:300]})") from None
 
 
-def _check_compatible(model: keras.Model, metadata: dict, path: Path, classes, input_shape) -> None:
-    """Raise ModelMismatchError naming what differs between the model and the data."""
-    outputs = model.output_shape[-1]
+def recorded_lite_copy(path: Path, metadata: dict, runtime: str = "auto") -> lite.LiteModel | None:
+    """The model.tflite beside the model at `path` if both files still have the digests save_model recorded in
+    `metadata` (so the copy is the one made from this model, and loading the Keras model to compare them can be
+    skipped) and `runtime` allows TFLite; else None. Its outputs are checked against the metadata's classes."""
+    files, recorded = [path, path.with_name(lite.TFLITE_FILE)], metadata.get(DIGESTS) or {}
+    if lite.unusable(runtime) or not all(file.is_file() and recorded.get(file.name) == sha256(file) for file in files):
+        return None
+    found = lite.LiteModel.from_file(files[1])
+    _check_outputs(found.num_classes, metadata, path)
+    return found
+
+
+def _check_outputs(outputs: int, metadata: dict, path: Path) -> None:
+    """Raise ModelMismatchError if the metadata names another number of classes than the model has outputs."""
     if metadata.get("classes") is not None and len(metadata["classes"]) != outputs:
         raise ModelMismatchError(f"{path}: the model has {outputs} outputs but {METADATA_FILE} lists "
                                  f"{len(metadata['classes'])} classes ({metadata['classes']})")
+
+
+def _check_compatible(model: keras.Model, metadata: dict, path: Path, classes, input_shape) -> None:
+    """Raise ModelMismatchError naming what differs between the model and the data."""
+    outputs = model.output_shape[-1]
+    _check_outputs(outputs, metadata, path)
     if input_shape is not None and tuple(model.input_shape[1:]) != tuple(input_shape):
         raise ModelMismatchError(f"{path} expects input {tuple(model.input_shape[1:])}, the data has {tuple(input_shape)}")
     if classes is None:
         return
-    if model.output_shape[-1] != len(classes):
-        raise ModelMismatchError(f"{path} predicts {model.output_shape[-1]} classes, the data has {len(classes)}: {classes}")
+    if outputs != len(classes):
+        raise ModelMismatchError(f"{path} predicts {outputs} classes, the data has {len(classes)}: {classes}")
     if metadata.get("classes") and list(metadata["classes"]) != list(classes):
         raise ModelMismatchError(f"{path} was trained on classes {metadata['classes']}, the data has {classes}")
 

@@ -228,6 +228,33 @@ def test_quantised_tflite_copy_agrees_with_keras_on_real_faces_and_a_stale_copy_
     assert "disagrees with the Keras model" in cli.stderr  # shown, though the CLI hides TensorFlow's lines while loading
 
 
+def test_a_copy_saved_with_its_model_is_used_without_loading_keras_and_a_changed_file_is_compared(test_faces, tmp_path, monkeypatch):
+    loads = []
+    read = saving._read_model
+    monkeypatch.setattr(saving, "_read_model", lambda path: loads.append(path.name) or read(path))
+    shipped = inference.Recogniser(config.SHIPPED_MODEL)
+    assert (shipped.runtime, shipped.networks, loads) == ("tflite", 4, [])  # the digests in its metadata.json vouch for it
+    small = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(  # logits of about +-1
+        7, activation="softmax", kernel_initializer=keras.initializers.RandomNormal(stddev=1e-4, seed=1))])
+    path = saving.save_model(small, tmp_path, {"classes": list(CANONICAL_CLASSES[:7])})
+    recorded = inference.Recogniser(path)
+    assert (recorded.runtime, recorded.networks, recorded.input_size, loads) == ("tflite", 1, (48, 48), [])
+    crops = test_faces[0][:8, ..., np.newaxis]
+    assert np.abs(recorded.classify(crops) - recorded.model.predict(crops, verbose=0)).max() <= lite.AGREEMENT_TOLERANCE
+    assert loads == [saving.MODEL_FILE]  # asked for, the Keras model is loaded
+    assert inference.Recogniser(path, runtime="keras").runtime == "keras"
+    metadata_file = tmp_path / saving.METADATA_FILE
+    metadata = json.loads(metadata_file.read_text())
+    metadata[saving.DIGESTS][lite.TFLITE_FILE] = "0" * 64  # the copy is not the one saved with the model
+    metadata_file.write_text(json.dumps(metadata))
+    loads.clear()
+    assert inference.Recogniser(path).runtime == "tflite" and loads == [saving.MODEL_FILE]  # loaded and compared instead
+    digests = saving.file_digests(tmp_path, [saving.MODEL_FILE, lite.TFLITE_FILE])  # right again, but one class fewer named
+    metadata_file.write_text(json.dumps(metadata | {"classes": list(CANONICAL_CLASSES[:6]), saving.DIGESTS: digests}))
+    with pytest.raises(saving.ModelMismatchError, match="the model has 7 outputs but metadata.json lists 6 classes"):
+        inference.Recogniser(path)
+
+
 def test_a_model_without_metadata_is_used_with_a_warning_and_one_fer_helpers_cannot_feed_is_refused(tmp_path):
     def saved(inputs: tuple, outputs: int):
         model = keras.Sequential([keras.Input(inputs), keras.layers.Flatten(), keras.layers.Dense(outputs, activation="softmax")])
@@ -284,7 +311,7 @@ def test_recogniser_can_run_only_the_first_networks_of_the_shipped_ensemble(reco
     assert whole.networks == len(members) >= 2 and "test_accuracy" in whole.metadata
     one = inference.Recogniser(config.SHIPPED_MODEL, networks=1)  # its quantised copy is converted on loading
     assert (one.networks, one.runtime, one.classes) == (1, "tflite", whole.classes)
-    assert not set(inference.WHOLE_MODEL_FIGURES) & set(one.metadata)  # the whole model's figures are not this one's
+    assert not set(inference.WHOLE_MODEL_METADATA) & set(one.metadata)  # the whole model's figures are not this one's
     assert np.abs(one.classify(crops) - members[0].predict(crops, verbose=0)).max() <= lite.AGREEMENT_TOLERANCE
     two = inference.Recogniser(config.SHIPPED_MODEL, runtime="keras", networks=2)
     expected = (members[0].predict(crops, verbose=0) + members[1].predict(crops, verbose=0)) / 2

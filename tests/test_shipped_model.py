@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from fer_helpers import config, data, evaluation, lite, saving
+from fer_helpers import config, data, evaluation, lite, models, saving
 from fer_helpers.config import SEED
 
 SAMPLE = 1000
@@ -34,6 +34,16 @@ def test_shipped_model_is_small_and_documented(shipped):
     assert f"{metadata['test_accuracy']:.2%}" in card and f"{metadata['tflite_test_accuracy']:.2%}" in card
     assert metadata["command"] in card
     assert (folder / "confusion_matrix.png").exists()
+
+
+def test_shipped_metadata_records_the_files_and_networks_it_was_saved_with(shipped):
+    """The digests let the Recogniser run the TFLite copy without loading the Keras model; the copy they vouch for
+    agrees with that model (checked here, the slow way)."""
+    model, metadata = shipped
+    folder = config.SHIPPED_MODEL.parent
+    assert metadata[saving.DIGESTS] == saving.file_digests(folder, [config.MODEL_FILE, lite.TFLITE_FILE])
+    assert metadata["networks"] == len(models.networks(model))
+    assert lite.load_beside(config.SHIPPED_MODEL, model, runtime="tflite")
 
 
 def test_shipped_model_accuracy_on_a_fixed_test_sample(shipped, fer_dir):
