@@ -148,8 +148,8 @@ def require_display() -> None:
 
 
 def open_inputs(args: argparse.Namespace) -> VideoSource | None:
-    """Check the inputs before TensorFlow and the model load (seconds not spent for nothing): the model file, predict's
-    path, evaluate's folder, the webcam's display; a video or camera is opened here and returned (None for images and
+    """Check the inputs before the model loads (seconds not spent for nothing): the model file, predict's path,
+    evaluate's folder, the webcam's display; a video or camera is opened here and returned (None for images and
     folders)."""
     find_model(args.model)
     if args.command == "evaluate":
@@ -171,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     source = None
     try:
         source = open_inputs(args)
-        with quiet_stderr(not args.verbose):  # TensorFlow's start-up lines; TFLite announces its XNNPACK delegate
-            # TensorFlow loads here, once the arguments are known to be good
+        with quiet_stderr(not args.verbose):  # TensorFlow's start-up lines; LiteRT announces its XNNPACK delegate
+            # the model loads here, once the arguments are known to be good (TensorFlow too, unless its TFLite copy
+            # was recorded with it and runs alone)
             from fer_helpers import commands
             from fer_helpers.inference import Recogniser
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 
 from fer_helpers.config import artifacts_dir
-from fer_helpers.evaluation import evaluate_folder
 from fer_helpers.files import atomic_write
 from fer_helpers.inference import (
     FACE_TABLE,
@@ -88,6 +87,9 @@ def webcam(args: argparse.Namespace, recogniser: Recogniser, source: VideoSource
 
 def evaluate(args: argparse.Namespace, recogniser: Recogniser, _: None) -> dict:
     """Score the model on a labelled folder; write the tables and the confusion matrix; return a summary."""
+    # imported here, not at the top: seaborn and SciPy take 2.4 s to import, and only this command needs them
+    from fer_helpers.evaluation import evaluate_folder
+
     output = output_folder(args, "evaluations") if args.output else artifacts_dir() / "evaluations" / args.data_dir.resolve().name
     evaluated = evaluate_folder(recogniser, args.data_dir, output, detect_faces=args.detect_faces)
     result = evaluated.result

@@ -8,8 +8,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -17,6 +17,9 @@ import seaborn as sns
 
 from fer_helpers import data, detection, inference
 from fer_helpers.files import atomic_write
+
+if TYPE_CHECKING:  # the command line's evaluate runs a model's TFLite copy without Keras and TensorFlow
+    import keras
 
 TTA_MODES = ("none", "flip", "flip+crops")
 TTA_CROP = 2  # pixels cut from each border for the crop views of test-time augmentation

@@ -10,13 +10,13 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
-import keras
 import numpy as np
 import pandas as pd
 
-from fer_helpers import data, lite, models, saving
+from fer_helpers import data, lite, saving
 from fer_helpers.config import (
     CANONICAL_CLASSES,
     IMAGE_SUFFIXES,
@@ -26,6 +26,9 @@ from fer_helpers.config import (
 from fer_helpers.detection import Detector, HaarDetector, crop_faces
 from fer_helpers.files import atomic_write
 from fer_helpers.sources import SourceError
+
+if TYPE_CHECKING:  # a model's recorded TFLite copy runs without Keras and TensorFlow (9 s to import)
+    import keras
 
 BOX_COLOUR = (0, 255, 0)  # BGR
 ANNOTATED = ".annotated"  # marks our annotated outputs: <name>.annotated.png, <name>.annotated.mp4
@@ -119,7 +122,7 @@ class Recogniser:
         except ValueError as error:
             raise type(error)(f"{error}{model_origin(model_path)}") from None
         if self._model is None:  # the recorded copy alone
-            self.networks = self.metadata.get("networks") or len(models.networks(self.model))
+            self.networks = self.metadata["networks"]
             outputs, shape = self._lite.num_classes, self._lite.input_shape
         else:
             outputs, shape = self._model.output_shape[-1], self._model.input_shape[1:]
@@ -130,6 +133,8 @@ class Recogniser:
     def _load_keras(self, runtime: str, networks: int | None) -> None:
         """Load the Keras model and its metadata, keep its first `networks` networks, and find or make their
         TFLite copy (None where the runtime or the files rule it out)."""
+        from fer_helpers import models  # Keras and TensorFlow load here
+
         whole, self.metadata = saving.load_model(self.path)
         count = len(models.networks(whole)) if networks is None else networks
         self._model = models.first_networks(whole, count)  # a count out of range is a ValueError

@@ -14,16 +14,20 @@ they still match, else after checking, at load time, that it agrees with the Ker
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import threading
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 from fer_helpers.config import RUNTIMES
+
+if TYPE_CHECKING:  # running a copy needs neither Keras nor TensorFlow (9 s to import); converting one needs both
+    import keras
 
 TFLITE_FILE = "model.tflite"
 # Largest class-probability difference allowed between the TFLite copy and the Keras model. Quantisation moves a
@@ -34,12 +38,14 @@ PROBE_FACES = 4
 
 
 def available() -> bool:
-    """Whether this environment can convert and run TFLite models (the TensorFlow backend with tf.lite)."""
+    """Whether this environment can convert Keras models to TFLite (the TensorFlow backend with tf.lite)."""
+    import keras
+
     if keras.backend.backend() != "tensorflow":
         return False
     import tensorflow as tf
 
-    return hasattr(tf, "lite") and hasattr(tf.lite, "Interpreter")
+    return hasattr(tf, "lite") and hasattr(tf.lite, "TFLiteConverter")
 
 
 def convert(model: keras.Model) -> bytes:
@@ -53,18 +59,18 @@ def convert(model: keras.Model) -> bytes:
 
 
 class LiteModel:
-    """A TFLite interpreter with a batch size that follows its input; safe to call from several threads."""
+    """A LiteRT (TFLite) interpreter with a batch size that follows its input; safe to call from several threads."""
 
     def __init__(self, flatbuffer: bytes) -> None:
-        import tensorflow as tf
+        # TensorFlow's own tf.lite.Interpreter, packaged without TensorFlow
+        from ai_edge_litert.interpreter import Interpreter
 
-        with warnings.catch_warnings():  # tf.lite.Interpreter warns that ai_edge_litert will replace it
-            warnings.simplefilter("ignore", UserWarning)
-            self._interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
+        self._interpreter = Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
         self._input = self._interpreter.get_input_details()[0]
         output = self._interpreter.get_output_details()[0]
         self._output, self.num_classes = output["index"], int(output["shape"][-1])
         self.input_shape = tuple(int(v) for v in self._input["shape"][1:])
+        self._interpreter.allocate_tensors()  # now, while a caller may be hiding the runtime's start-up line
         self._batch = 0
         self._lock = threading.Lock()
 
@@ -99,19 +105,26 @@ def disagreement(lite: LiteModel, model: keras.Model) -> float:
     return float(np.abs(lite(probe) - np.asarray(model.predict_on_batch(probe))).max())
 
 
-def unusable(runtime: str) -> str | None:
-    """Why `runtime` cannot classify with TFLite here ('keras' chose not to), or None; refuses an unknown runtime."""
+def unusable(runtime: str, converting: bool = False) -> str | None:
+    """Why `runtime` cannot classify with TFLite here ('keras' chose not to; `converting`: the copy must be made first),
+    or None; refuses an unknown runtime."""
     if runtime not in RUNTIMES:
         raise ValueError(f"Unknown runtime {runtime!r}; choose one of {RUNTIMES}")
     if runtime == "keras":
         return "runtime keras"
-    return None if available() else f"TFLite needs the TensorFlow backend with tf.lite; this is {keras.backend.backend()}"
+    if importlib.util.find_spec("ai_edge_litert") is None:
+        return "TFLite needs the ai-edge-litert package (pip install ai-edge-litert)"
+    if converting and not available():
+        import keras
+
+        return f"Converting to TFLite needs the TensorFlow backend with tf.lite; this is {keras.backend.backend()}"
+    return None
 
 
 def converted(model: keras.Model, runtime: str = "auto") -> LiteModel | None:
     """A quantised copy of `model` converted now (seconds), for a model with no file of its own; None for runtime
     'keras', or 'auto' where TFLite is unavailable (runtime 'tflite' raises a ValueError there)."""
-    problem = unusable(runtime)
+    problem = unusable(runtime, converting=True)
     if problem and runtime == "tflite":
         raise ValueError(problem)
     return None if problem else LiteModel(convert(model))

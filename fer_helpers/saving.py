@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
-
-from fer_helpers import lite, models
+from fer_helpers import lite
 from fer_helpers.config import MODEL_FILE, find_model
 from fer_helpers.files import atomic_write, sha256
+
+if TYPE_CHECKING:  # Keras (and TensorFlow, 9 s) load only when a Keras model is read or saved
+    import keras
 
 ARCHITECTURE_FILE = "model.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -48,6 +50,8 @@ def save_model(model: keras.Model, directory: str | Path, metadata: dict, flatbu
 
 def model_facts(model: keras.Model) -> dict:
     """What metadata.json records of the model itself: input shape, number of classes, number of networks."""
+    from fer_helpers import models
+
     return {"input_shape": list(model.input_shape[1:]), "num_classes": int(model.output_shape[-1]),
             "networks": len(models.networks(model))}
 
@@ -84,6 +88,8 @@ def load_model(
 
 def _read_model(path: Path) -> keras.Model:
     """A .keras file or a model.json with its weights beside it; anything unreadable is a ModelLoadError naming the file."""
+    import keras
+
     try:
         if path.suffix == ".json":
             model = keras.models.model_from_json(path.read_text())
@@ -102,10 +108,12 @@ def _read_model(path: Path) -> keras.Model:
 
 def recorded_lite_copy(path: Path, metadata: dict, runtime: str = "auto") -> lite.LiteModel | None:
     """The model.tflite beside the model at `path` if both files still have the digests save_model recorded in
-    `metadata` (so the copy is the one made from this model, and loading the Keras model to compare them can be
-    skipped) and `runtime` allows TFLite; else None. Its outputs are checked against the metadata's classes."""
+    `metadata`, beside the network count (so the copy is the one made from this model, and loading the Keras model
+    to compare them can be skipped), and `runtime` allows TFLite; else None. Its outputs are checked against the
+    metadata's classes."""
     files, recorded = [path, path.with_name(lite.TFLITE_FILE)], metadata.get(DIGESTS) or {}
-    if lite.unusable(runtime) or not all(file.is_file() and recorded.get(file.name) == sha256(file) for file in files):
+    if lite.unusable(runtime) or "networks" not in metadata or not all(
+            file.is_file() and recorded.get(file.name) == sha256(file) for file in files):
         return None
     found = lite.LiteModel.from_file(files[1])
     _check_outputs(found.num_classes, metadata, path)

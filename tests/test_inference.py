@@ -255,6 +255,35 @@ def test_a_copy_saved_with_its_model_is_used_without_loading_keras_and_a_changed
         inference.Recogniser(path)
 
 
+def test_the_shipped_model_answers_without_importing_tensorflow(test_faces, face_video, tmp_path):
+    """Its recorded TFLite copy runs on LiteRT alone: the Python API and the command line's predict (an image, a video)
+    and evaluate answer without importing Keras or TensorFlow, which take 9 s of every start here."""
+    photo, faces, crops = tmp_path / "face.png", tmp_path / "faces", tmp_path / "crops.npy"
+    cv2.imwrite(str(photo), synthetic.face_tile(test_faces[0][0]))
+    np.save(crops, test_faces[0][:8, ..., np.newaxis])
+    for i, (face, label) in enumerate(zip(*test_faces)):
+        (faces / CANONICAL_CLASSES[label]).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(faces / CANONICAL_CLASSES[label] / f"{i}.png"), face)
+    model, out = str(config.SHIPPED_MODEL), str(tmp_path / "out")
+    script = f"""
+import sys
+import numpy as np
+from fer_helpers.__main__ import main
+from fer_helpers.inference import Recogniser
+recogniser = Recogniser({model!r})
+recogniser.detect_emotions({str(photo)!r})
+print(recogniser.runtime, recogniser.classify(np.load({str(crops)!r})).shape)
+print(main(["predict", {str(photo)!r}, "--model", {model!r}, "--output", {out!r}]))
+print(main(["predict", {str(face_video[0])!r}, "--model", {model!r}, "--output", {out!r}, "--max-frames", "5", "--quiet"]))
+print(main(["evaluate", {model!r}, {str(faces)!r}, "--output", {out!r}]))
+print(sorted({{name.split(".")[0] for name in sys.modules}} & {{"tensorflow", "keras", "jax", "torch"}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+                            check=False)
+    lines = [line for line in result.stdout.splitlines() if not line.startswith((" ", "{", "}"))]  # the JSON summaries
+    assert lines == ["tflite (8, 7)", "0", "0", "0", "[]"], result.stdout + result.stderr
+
+
 def test_a_model_without_metadata_is_used_with_a_warning_and_one_fer_helpers_cannot_feed_is_refused(tmp_path):
     def saved(inputs: tuple, outputs: int):
         model = keras.Sequential([keras.Input(inputs), keras.layers.Flatten(), keras.layers.Dense(outputs, activation="softmax")])
