@@ -15,7 +15,7 @@ import pandas as pd
 from bench_inference import video_frames
 from report import markdown_table, write_section
 
-from fer_helpers import config, detection, inference, profiling, tracking
+from fer_helpers import config, detection, inference, profiling, sources, tracking
 
 MATCH_IOU = 0.3  # a box counts as finding a placed face at this overlap (detectors frame faces differently)
 ONE_PERSON = ("single_face.mp4", "woman2.mp4")
@@ -60,7 +60,7 @@ def main() -> None:
     frames, truth = video_frames(2, args.frames)
     composites = [inference.to_gray(frame) for frame in frames]
     videos_dir = config.videos_dir()
-    real = {name: [inference.to_gray(f) for f in inference.VideoSource(videos_dir / name)]
+    real = {name: [inference.to_gray(f) for f in sources.VideoSource(videos_dir / name)]
             for name in (*ONE_PERSON, "no_face.mp4")}
     rows = {}
     for name in detection.DETECTORS:

@@ -27,6 +27,7 @@ from fer_helpers import (
     inference,
     models,
     profiling,
+    sources,
     synthetic,
     tracking,
     video,
@@ -45,7 +46,7 @@ def video_frames(faces: int, frames: int) -> tuple[list[np.ndarray], pd.DataFram
     test = data.load_dataset(limit_per_class=10).splits["test"]
     path = Path(tempfile.mkdtemp()) / "bench.mp4"
     truth = synthetic.make_face_video(test.images, test.labels, path, frames=frames, faces_per_frame=faces)
-    return list(inference.VideoSource(path)), truth
+    return list(sources.VideoSource(path)), truth
 
 
 def found_share(boxes_per_frame: list, truth: pd.DataFrame) -> float:
@@ -104,7 +105,7 @@ def real_video_table(runs: dict, videos_dir: Path, repeats: int) -> pd.DataFrame
     chosen = {name: run for name, run in runs.items() if name in (TRACKED, FIRST_NETWORK, FER)}
     rows = {}
     for path in sorted(videos_dir.glob("*.mp4")):
-        frames = list(inference.VideoSource(path))
+        frames = list(sources.VideoSource(path))
         times = {name: [] for name in chosen}
         for name, run in chosen.items():
             boxes = run(frames)
