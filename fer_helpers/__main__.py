@@ -48,7 +48,7 @@ if not VERBOSE:  # FFmpeg's own lines through OpenCV ("moov atom not found"): ou
 with quiet_stderr(not VERBOSE):
     import cv2
 
-    from fer_helpers.config import IMAGE_SUFFIXES, RUNTIMES, find_model
+    from fer_helpers.config import IMAGE_SUFFIXES, RUNTIMES, VIDEO_SUFFIXES, find_model
     from fer_helpers.data import labelled_folder
     from fer_helpers.detection import (
         DETECTORS,
@@ -160,7 +160,16 @@ def open_inputs(args: argparse.Namespace) -> VideoSource | None:
         return VideoSource(args.camera)
     if not args.path.exists():
         raise SourceError(f"No image, folder or video at {args.path}")
-    return None if args.path.is_dir() or args.path.suffix.lower() in IMAGE_SUFFIXES else VideoSource(args.path)
+    suffix = args.path.suffix.lower()
+    if args.path.is_dir() or suffix in IMAGE_SUFFIXES:
+        return None
+    try:
+        return VideoSource(args.path)
+    except SourceError:
+        if suffix in VIDEO_SUFFIXES:
+            raise
+        raise SourceError(f"Cannot read {args.path}: neither an image by its suffix ({', '.join(sorted(IMAGE_SUFFIXES))}) "
+                          "nor a video OpenCV can decode") from None
 
 
 def main(argv: list[str] | None = None) -> int:

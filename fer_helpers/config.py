@@ -19,6 +19,7 @@ IMAGE_SIZE = (48, 48)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".avif", ".jp2", ".pbm",
                   ".pgm", ".ppm", ".pnm", ".gif",  # GIF: its first frame
                   ".heic", ".heif"}  # an iPhone's photos: OpenCV cannot decode them, so they are skipped with a hint
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ogv", ".ts"}
 RUNTIMES = ("auto", "tflite", "keras")  # a model classifies with its TFLite copy when it agrees (auto), or as chosen
 SEED = 1337
 
