@@ -394,8 +394,8 @@ print(sorted({{name.split(".")[0] for name in sys.modules}} & {{"tensorflow", "k
          'camera (live_source="browser"), or record a video and run `predict` on it.'),
         "error: No image, folder or video at no/such/photo.jpg",
         f"error: Cannot read video {broken} (corrupt, or a format OpenCV cannot decode)",
-        f"error: Cannot read {notes}: neither an image by its suffix ({', '.join(sorted(IMAGE_SUFFIXES))}) nor a video "
-        "OpenCV can decode",
+        (f"error: Cannot read {notes}: neither an image by its suffix ({', '.join(sorted(IMAGE_SUFFIXES))}) nor a video "
+         "OpenCV can decode"),
         "error: No folder at no/such/faces: give a folder of class folders (happy/, sad/, ...)",
         f"error: No class folders in {loose}: give a folder of class folders (happy/, sad/, ...)",
         "error: No model at no/such.keras: train one with notebooks/03_training.ipynb or pass a model path",
