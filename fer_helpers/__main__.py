@@ -56,6 +56,7 @@ with quiet_stderr(not VERBOSE):
         HaarDetector,
         make_detector,
     )
+    from fer_helpers.inference import read_image
     from fer_helpers.sources import SourceError, VideoSource
     from fer_helpers.tracking import SMOOTHING, FaceTracker
 
@@ -148,9 +149,9 @@ def require_display() -> None:
 
 
 def open_inputs(args: argparse.Namespace) -> VideoSource | None:
-    """Check the inputs before the model loads (seconds not spent for nothing): the model file, predict's path,
-    evaluate's folder, the webcam's display; a video or camera is opened here and returned (None for images and
-    folders)."""
+    """Check the inputs before the model loads (seconds not spent for nothing): the model file, predict's path (an
+    image is read), evaluate's folder, the webcam's display; a video or camera is opened here and returned (None for
+    images and folders)."""
     find_model(args.model)
     if args.command == "evaluate":
         labelled_folder(args.data_dir)
@@ -161,7 +162,10 @@ def open_inputs(args: argparse.Namespace) -> VideoSource | None:
     if not args.path.exists():
         raise SourceError(f"No image, folder or video at {args.path}")
     suffix = args.path.suffix.lower()
-    if args.path.is_dir() or suffix in IMAGE_SUFFIXES:
+    if args.path.is_dir():
+        return None
+    if suffix in IMAGE_SUFFIXES:
+        read_image(args.path)  # an unreadable image is refused here, once, not after the model has loaded
         return None
     try:
         return VideoSource(args.path)

@@ -361,9 +361,10 @@ def test_cli_is_quiet_unless_verbose(tmp_path):
 
 
 def test_cli_answers_help_and_bad_arguments_without_loading_tensorflow(tmp_path):
-    broken, notes, loose = tmp_path / "broken.mp4", tmp_path / "notes.txt", tmp_path / "loose"
+    broken, notes, empty, loose = tmp_path / "broken.mp4", tmp_path / "notes.txt", tmp_path / "empty.jpg", tmp_path / "loose"
     broken.write_text("not a video")
     notes.write_text("neither an image nor a video")
+    empty.write_bytes(b"")
     loose.mkdir()
     (loose / "face.png").write_bytes(b"")  # an image beside no class folder
     script = f"""
@@ -379,6 +380,7 @@ print(main(["webcam"]))  # no display: refused before the model loads
 print(main(["predict", "no/such/photo.jpg"]))
 print(main(["predict", {str(broken)!r}]))  # an unreadable video: opened before the model loads
 print(main(["predict", {str(notes)!r}]))  # not called a video: its suffix is neither an image's nor a video's
+print(main(["predict", {str(empty)!r}]))  # an unreadable image: read before the model loads
 print(main(["evaluate", "no/such/faces"]))
 print(main(["evaluate", {str(loose)!r}]))
 print(main(["evaluate", "no/such.keras", "."]))  # a mistyped model path
@@ -388,14 +390,15 @@ print(sorted({{name.split(".")[0] for name in sys.modules}} & {{"tensorflow", "k
 """
     result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
                             timeout=120, env={k: v for k, v in os.environ.items() if k not in DISPLAY_VARIABLES})
-    assert result.stdout.splitlines()[-11:] == ["webcam 2", "evaluate 2", *["2"] * 8, "[]"], result.stdout + result.stderr
-    assert result.stderr.strip().splitlines()[-8:] == [  # after argparse's usage lines
+    assert result.stdout.splitlines()[-12:] == ["webcam 2", "evaluate 2", *["2"] * 9, "[]"], result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-9:] == [  # after argparse's usage lines
         ("error: No display for the webcam window here (DISPLAY is not set). On a server, use notebook 04's browser "
          'camera (live_source="browser"), or record a video and run `predict` on it.'),
         "error: No image, folder or video at no/such/photo.jpg",
         f"error: Cannot read video {broken} (corrupt, or a format OpenCV cannot decode)",
         (f"error: Cannot read {notes}: neither an image by its suffix ({', '.join(sorted(IMAGE_SUFFIXES))}) nor a video "
          "OpenCV can decode"),
+        f"error: Cannot read {empty} as an image (empty file)",
         "error: No folder at no/such/faces: give a folder of class folders (happy/, sad/, ...)",
         f"error: No class folders in {loose}: give a folder of class folders (happy/, sad/, ...)",
         "error: No model at no/such.keras: train one with notebooks/03_training.ipynb or pass a model path",
