@@ -56,7 +56,6 @@ with quiet_stderr(not VERBOSE):
         HaarDetector,
         make_detector,
     )
-    from fer_helpers.inference import read_image
     from fer_helpers.sources import SourceError, VideoSource
     from fer_helpers.tracking import SMOOTHING, FaceTracker
 
@@ -165,6 +164,9 @@ def open_inputs(args: argparse.Namespace) -> VideoSource | None:
     if args.path.is_dir():
         return None
     if suffix in IMAGE_SUFFIXES:
+        # imported here, not at the top: it brings pandas, which --help and argument errors need not wait for
+        from fer_helpers.inference import read_image
+
         read_image(args.path)  # an unreadable image is refused here, once, not after the model has loaded
         return None
     try:
