@@ -1,7 +1,7 @@
 """What the command line's commands do, once its arguments are parsed: `predict`, `webcam` and `evaluate`,
 each given the arguments, a Recogniser and the video or camera `__main__` opened (None for images and folders),
-each returning a summary for JSON. Imports TensorFlow, so `__main__` loads this module only after parsing and
-opening the inputs (--help, argument errors and unreadable inputs come back at once)."""
+each returning a summary for JSON. Imports pandas and the inference code, so `__main__` loads this module only after
+parsing and opening the inputs (--help, argument errors and unreadable inputs come back at once)."""
 
 from __future__ import annotations
 
