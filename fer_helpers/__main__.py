@@ -160,9 +160,9 @@ def open_inputs(args: argparse.Namespace) -> VideoSource | None:
         return VideoSource(args.camera)
     if not args.path.exists():
         raise SourceError(f"No image, folder or video at {args.path}")
-    suffix = args.path.suffix.lower()
     if args.path.is_dir():
         return None
+    suffix = args.path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         # imported here, not at the top: it brings pandas, which --help and argument errors need not wait for
         from fer_helpers.inference import read_image
