@@ -37,6 +37,7 @@ STRATEGIES = ("single", "mirrored", "multiworker")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 HOST_WORKERS = min(8, os.cpu_count() or 1)  # threads making augmented batches on the host (augment_on="host")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # CPU features that make bfloat16 training faster, not emulated
+LONG_REST_SECONDS = 3600  # a run with no time budget whose rest takes longer gets a hint to set one
 
 
 @dataclass
@@ -139,9 +140,9 @@ class EpochClock(keras.callbacks.Callback):
     """Adds `elapsed_seconds` (training time since the first epoch began, resumes included) to each epoch's logs,
     and after this process's first epoch prints how long the epochs left would take at that pace on this machine."""
 
-    def __init__(self, already: float = 0.0) -> None:
+    def __init__(self, already: float = 0.0, budgeted: bool = False) -> None:
         super().__init__()
-        self.already = already
+        self.already, self.budgeted = already, budgeted
 
     def on_train_begin(self, logs=None) -> None:
         self.started = time.perf_counter()
@@ -153,7 +154,7 @@ class EpochClock(keras.callbacks.Callback):
             logs["elapsed_seconds"] = round(self.already + seconds, 1)
         if not self.paced:
             self.paced = True
-            print(pace_note(epoch, seconds, self.params["epochs"] - epoch - 1), flush=True)
+            print(pace_note(epoch, seconds, self.params["epochs"] - epoch - 1, self.budgeted), flush=True)
 
 
 class ReplayEarlierEpochs(keras.callbacks.Callback):
@@ -179,14 +180,17 @@ class ReplayEarlierEpochs(keras.callbacks.Callback):
                 model.optimizer.learning_rate = stand_in.optimizer.learning_rate
 
 
-def pace_note(epoch: int, seconds: float, epochs_left: int) -> str:
+def pace_note(epoch: int, seconds: float, epochs_left: int, budgeted: bool = False) -> str:
     """What one epoch took on this machine and what the epochs left would take at that pace (a CPU without AVX-512
-    BF16 can be several times slower than the one the default recipe was timed on)."""
+    BF16 can be several times slower than the one the default recipe was timed on); for a long rest of a run with no
+    time budget, how to give it one."""
     note = f"Epoch {epoch + 1} took {duration(seconds)} on {profiling.hardware()}"
     if epochs_left <= 0:
         return note + "."
+    hint = (" Set `minutes` to fit the run into a time budget instead."
+            if not budgeted and epochs_left * seconds > LONG_REST_SECONDS else "")
     return (f"{note}: the {epochs_left} epoch{'s' if epochs_left > 1 else ''} left would take about "
-            f"{duration(epochs_left * seconds)} at that pace (less if early stopping ends the run).")
+            f"{duration(epochs_left * seconds)} at that pace (less if early stopping ends the run).{hint}")
 
 
 def duration(seconds: float) -> str:
@@ -194,6 +198,48 @@ def duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Fits a run into `minutes` of training time on this machine: after each epoch, the epochs that fit at the pace so
+    far (resumes included; the first epoch, which compiles, only until there are others) become the run's length, at
+    most `epochs`, and the run stops when the next epoch would not fit (it always trains one). With `cosine`, the
+    cosine schedule is drawn over that length, so it still ends near zero; a run that fits keeps exactly the schedule
+    it would have without a budget. Goes after EpochClock, whose elapsed_seconds it reads."""
+
+    def __init__(self, minutes: float, epochs: int, learning_rate: float, cosine: bool, earlier: pd.DataFrame) -> None:
+        super().__init__()
+        self.seconds, self.epochs, self.learning_rate, self.cosine = minutes * 60, epochs, learning_rate, cosine
+        self.ends = [float(end) for end in earlier["elapsed_seconds"]] if len(earlier) else []
+        self.length = self.fitting() if self.ends else epochs
+
+    def fitting(self) -> int:
+        """The run's length: the epochs done plus those left that fit at the pace so far."""
+        took = np.diff(self.ends, prepend=0.0)
+        pace = float(took[1:].mean()) if len(took) > 1 else float(took[0])
+        done = len(self.ends)
+        return min(self.epochs, max(done, done + int((self.seconds - self.ends[-1]) // pace)))
+
+    def rate(self, epoch: int) -> float:
+        """The cosine schedule's rate for an epoch, over the run's current length."""
+        return self.learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / self.length))
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        if self.cosine:
+            self.model.optimizer.learning_rate = self.rate(epoch)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        logs = logs if logs is not None else {}
+        if self.cosine:  # as LearningRateScheduler logs it
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.ends.append(logs["elapsed_seconds"])
+        fits = self.fitting()
+        if fits < self.epochs and self.length == self.epochs:  # the first time the budget binds: say so once
+            print(f"A budget of {duration(self.seconds)} fits about {fits} of the {self.epochs} epochs at this pace"
+                  f"{': the cosine schedule is drawn over those' if self.cosine else ''}.", flush=True)
+        self.length = fits
+        if epoch + 1 >= self.length:
+            self.model.stop_training = True
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -251,16 +297,21 @@ def _best_so_far(history: pd.DataFrame) -> float | None:
 
 
 def callbacks(
-    output_dir: Path, schedule: str, learning_rate: float, epochs: int, patience: int, live_plot: bool
+    output_dir: Path, schedule: str, learning_rate: float, epochs: int, patience: int, live_plot: bool,
+    minutes: float | None = None,
 ) -> list[keras.callbacks.Callback]:
-    """Backup for resume, best checkpoint, epoch CSV, learning-rate schedule, early stopping (patience 0: none), live plot."""
+    """Backup for resume, best checkpoint, epoch CSV, learning-rate schedule (fitted to a time budget of `minutes`),
+    early stopping (patience 0: none), live plot."""
     history_path = output_dir / HISTORY_FILE
     earlier = _earlier_run(history_path)
-    rate = learning_rate_callback(schedule, learning_rate, epochs)
+    budget = [TimeBudget(minutes, epochs, learning_rate, schedule == "cosine", earlier)] if minutes else []
+    rate = None if budget and schedule == "cosine" else learning_rate_callback(schedule, learning_rate, epochs)
     found = [
         keras.callbacks.BackupAndRestore(str(output_dir / BACKUP_DIR)),
         *([rate] if rate is not None else []),  # before the logger, so history.csv records the rate
-        EpochClock(float(earlier["elapsed_seconds"].max()) if "elapsed_seconds" in earlier and len(earlier) else 0.0),
+        EpochClock(float(earlier["elapsed_seconds"].max()) if "elapsed_seconds" in earlier and len(earlier) else 0.0,
+                   budgeted=bool(budget)),
+        *budget,  # after the clock, whose elapsed_seconds it reads; before the logger, which records its rate
         keras.callbacks.ModelCheckpoint(
             str(output_dir / BEST_FILE), monitor="val_accuracy", mode="max", save_best_only=True,
             initial_value_threshold=_best_so_far(earlier),
@@ -313,6 +364,7 @@ def train(
     targets: np.ndarray | None = None,
     seed: int = SEED,
     patience: int = 10,
+    minutes: float | None = None,
     strategy: str = "single",
     precision: str = "auto",
     model_options: dict | None = None,
@@ -326,10 +378,11 @@ def train(
     in the model's Keras layers ("model") or in numpy on the host ("host": for JAX on a GPU); `erasing` is random erasing's
     factor and `mixup` the Beta alpha of mixup (0: off); `targets` replace the train split's one-hot labels
     (distillation: see teacher_targets); `patience` epochs without a better val_accuracy stop
-    the run (0: the schedule runs to its end). `seed` seeds weights, augmentation and shuffles (the dataset's
-    split is already made); a resumed process adds the epoch it resumes at, so it draws afresh. The model returned
-    is the best epoch's, in float32 whatever precision trained it."""
-    check_settings(epochs, batch_size, learning_rate, schedule, erasing, mixup, patience)
+    the run (0: the schedule runs to its end); `minutes` fits the run into that much training time (TimeBudget).
+    `seed` seeds weights, augmentation and shuffles (the dataset's split is already made); a resumed process adds the
+    epoch it resumes at, so it draws afresh. The model returned is the best epoch's, in float32 whatever precision
+    trained it."""
+    check_settings(epochs, batch_size, learning_rate, schedule, erasing, mixup, patience, minutes)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     draws = seed + resumed_at(output_dir)  # a resumed process must not replay epoch 0's shuffle, augmentation and dropout
@@ -352,7 +405,7 @@ def train(
         raise ValueError(f"targets must be {(len(y_train), dataset.num_classes)}, one row per train image, not {y_fit.shape}")
     settings = {"architecture": architecture, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                 "schedule": schedule, "augment": augment, "augment_on": augment_on, "erasing": erasing, "mixup": mixup,
-                "class_weights": class_weights, "seed": seed, "patience": patience, "strategy": strategy,
+                "class_weights": class_weights, "seed": seed, "patience": patience, "minutes": minutes, "strategy": strategy,
                 "precision": precision, "model_options": model_options, "data": dataset.fingerprint,
                 "train_labels": _digest(y_train), "targets": None if targets is None else _digest(targets)}
     machine = {"hardware": profiling.hardware(), "precision": resolve_precision(precision)}
@@ -364,7 +417,8 @@ def train(
             **training_feed(x_train, y_fit, batch_size, mixup, draws, on_host, erasing, class_weights),
             validation_data=(x_val, keras.utils.to_categorical(y_val, dataset.num_classes)),
             epochs=epochs,
-            callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot) + (extra_callbacks or []),
+            callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot, minutes)
+            + (extra_callbacks or []),
             verbose=2,
         )
         _record_run(output_dir, settings, True, machines)
@@ -376,7 +430,7 @@ def train(
 
 
 def check_settings(epochs: int, batch_size: int, learning_rate: float | None, schedule: str, erasing: float,
-                   mixup: float, patience: int) -> None:
+                   mixup: float, patience: int, minutes: float | None = None) -> None:
     """Refuse settings train() cannot use before anything is written to the run's folder: a run file recorded with
     a misspelt schedule would make the corrected rerun "another run", and epochs=0 would save an untrained model."""
     check_number("epochs", epochs, 1, whole=True)
@@ -386,6 +440,8 @@ def check_settings(epochs: int, batch_size: int, learning_rate: float | None, sc
         check_number("learning_rate", learning_rate, 0, above=True)  # None: the architecture's own
     check_number("erasing", erasing, 0, 1)
     check_number("mixup", mixup, 0)
+    if minutes is not None:
+        check_number("minutes", minutes, 0, above=True)  # None: no time budget
     if schedule not in SCHEDULES:
         raise ValueError(f"Unknown schedule {schedule!r}; choose one of {SCHEDULES}")
 

@@ -25,7 +25,8 @@ def test_series_runs_notebooks_and_writes_summary(tmp_path):
 
 
 def test_a_run_trained_without_jupyter_is_reused_by_notebook_03_which_saves_a_model_with_honest_metadata(tmp_path):
-    params = CI_PARAMS | {"precision": "float32", "tta": "flip"}  # bfloat16 to float32: test_training
+    params = CI_PARAMS | {"precision": "float32", "tta": "flip", "minutes": 60}  # bfloat16 to float32: test_training;
+    # a budget the run fits in (it trains as without one), so that both sides must pass it for the reuse to be found
     declared = pipeline.default_parameters("03")
     handover.train_run({key: value for key, value in params.items() if key in declared}, tmp_path / "elsewhere")
     handover.unpack(handover.pack(tmp_path / "elsewhere", tmp_path / "run.tar"), tmp_path)
@@ -37,6 +38,7 @@ def test_a_run_trained_without_jupyter_is_reused_by_notebook_03_which_saves_a_mo
     assert summary[0]["status"] == "ok" and 0 <= results["test_accuracy"] <= 1
     model, metadata = saving.load_model(results["model_path"])
     assert metadata["precision"] == "float32" and "-p 'precision=\"float32\"'" in metadata["command"]
+    assert "-p minutes=60" in metadata["command"]
     assert metadata["dataset"] == "fer2013" and not any(str(value).startswith("/") for value in metadata.values())
     assert "cores" in metadata["hardware"]
     history = pd.read_csv(tmp_path / "03_training" / "checkpoints" / "history.csv")

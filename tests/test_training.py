@@ -174,7 +174,8 @@ def test_settings_that_cannot_train_are_refused_before_the_run_folder_is_written
     refused = [({"schedule": "cosin"}, "Unknown schedule 'cosin'"), ({"epochs": 0}, "epochs must be a whole number, at least 1"),
                ({"epochs": "10"}, "epochs must be"), ({"mixup": -0.2}, "mixup must be a number, at least 0"),
                ({"erasing": 1.5}, "erasing must be a number, at least 0 and at most 1"),
-               ({"learning_rate": 0}, "learning_rate must be a number, above 0"), ({"patience": -1}, "patience must be")]
+               ({"learning_rate": 0}, "learning_rate must be a number, above 0"), ({"patience": -1}, "patience must be"),
+               ({"minutes": 0}, "minutes must be a number, above 0"), ({"minutes": "15"}, "minutes must be")]
     for bad, message in refused:
         with pytest.raises(ValueError, match=message):
             training.train(tiny, **small | bad)
@@ -347,8 +348,35 @@ def test_distillation_targets_blend_the_teachers_answers_with_the_labels(trained
         training.train(tiny, **small, targets=one_hot[:5], output_dir=tmp_path / "refused")
 
 
+def test_a_time_budget_ends_the_run_in_time_with_its_cosine_schedule_run_down(tiny, tmp_path):
+    small = {"epochs": 200, "batch_size": 16, "patience": 0, "augment": False, "model_options": TINY_NETWORK}
+    budget = 25 / 60  # 25 s: the first epoch compiles (8 s here), then dozens of epochs of 56 faces, far fewer than 200
+    run = training.train(tiny, **small, minutes=budget, output_dir=tmp_path / "budget")
+    history, epoch_seconds = run.history, run.history["elapsed_seconds"].diff().median()
+    assert 3 <= len(history) < small["epochs"]
+    assert history["elapsed_seconds"].iloc[-1] <= budget * 60 + 3 * epoch_seconds  # the pace is re-read every epoch
+    rates = history["learning_rate"].to_numpy()
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] < 0.1 * rates[0]  # the schedule ran down within the budget
+    assert json.loads((tmp_path / "budget" / training.RUN_FILE).read_text())["settings"]["minutes"] == budget
+    roomy = training.train(tiny, **small | {"epochs": 3}, minutes=60, output_dir=tmp_path / "roomy")
+    plain = training.train(tiny, **small | {"epochs": 3}, output_dir=tmp_path / "plain")
+    assert roomy.history["learning_rate"].tolist() == plain.history["learning_rate"].tolist()  # a run that fits: as without
+
+
+def test_a_time_budget_resumed_keeps_the_length_its_earlier_epochs_gave():
+    earlier = pd.DataFrame({"epoch": [0, 1, 2], "elapsed_seconds": [20.0, 30.0, 40.0]})  # 20 s to compile, then 10 s each
+    budget = training.TimeBudget(1, 60, 1e-3, True, earlier)
+    assert budget.length == 5  # 3 done, 20 s of the 60 left: 2 more
+    assert budget.rate(0) == pytest.approx(1e-3) and budget.rate(4) < 0.1e-3  # the last epoch that fits: near zero
+    assert training.TimeBudget(1, 4, 1e-3, True, earlier).length == 4  # never more than `epochs`
+    assert training.TimeBudget(0.5, 60, 1e-3, True, earlier).length == 3  # over budget already: no more epochs
+    assert training.TimeBudget(1, 60, 1e-3, True, earlier.head(1)).length == 3  # one epoch done: its pace is all there is
+
+
 def test_pace_note_reads_like_a_person_would_say_it():
     assert [training.duration(s) for s in (40, 720, 7.4 * 3600)] == ["40 s", "12 min", "7.4 h"]
     note = training.pace_note(0, 442, 59)  # a default-recipe epoch measured on a 2-core AVX2 CPU, float32
     assert note.startswith("Epoch 1 took 7 min on ") and "the 59 epochs left would take about 7.2 h" in note
     assert training.pace_note(59, 442, 0).endswith(f"on {profiling.hardware()}.")
+    assert note.endswith("Set `minutes` to fit the run into a time budget instead.")  # 7.2 h left, no budget set
+    assert "minutes" not in training.pace_note(0, 442, 59, budgeted=True) + training.pace_note(0, 40, 59)
