@@ -216,7 +216,7 @@ class TimeBudget(keras.callbacks.Callback):
     def fitting(self) -> int:
         """The run's length: the epochs done plus those left that fit at the pace so far."""
         took = np.diff(self.ends, prepend=0.0)
-        pace = float(took[1:].mean()) if len(took) > 1 else float(took[0])
+        pace = max(float(took[1:].mean()) if len(took) > 1 else float(took[0]), 0.1)  # elapsed_seconds has 0.1 s steps
         done = len(self.ends)
         return min(self.epochs, max(done, done + int((self.seconds - self.ends[-1]) // pace)))
 

@@ -371,6 +371,8 @@ def test_a_time_budget_resumed_keeps_the_length_its_earlier_epochs_gave():
     assert training.TimeBudget(1, 4, 1e-3, True, earlier).length == 4  # never more than `epochs`
     assert training.TimeBudget(0.5, 60, 1e-3, True, earlier).length == 3  # over budget already: no more epochs
     assert training.TimeBudget(1, 60, 1e-3, True, earlier.head(1)).length == 3  # one epoch done: its pace is all there is
+    instant = pd.DataFrame({"epoch": [0, 1, 2], "elapsed_seconds": [5.0, 5.0, 5.0]})  # epochs under the clock's 0.1 s
+    assert training.TimeBudget(1, 60, 1e-3, True, instant).length == 60
 
 
 def test_pace_note_reads_like_a_person_would_say_it():
