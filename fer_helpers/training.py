@@ -222,7 +222,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     def rate(self, epoch: int) -> float:
         """The cosine schedule's rate for an epoch, over the run's current length."""
-        return self.learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / self.length))
+        return cosine_rate(self.learning_rate, epoch, self.length)
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         if self.cosine:
@@ -269,12 +269,15 @@ def whole_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed:
     return images[order], labels[order]
 
 
+def cosine_rate(learning_rate: float, epoch: int, epochs: int) -> float:
+    """A cosine schedule's rate for an epoch of a run of `epochs`: from learning_rate down towards zero."""
+    return learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
+
+
 def learning_rate_callback(schedule: str, learning_rate: float, epochs: int) -> keras.callbacks.Callback | None:
     """The callback that drives the learning rate for a named schedule."""
     if schedule == "cosine":
-        return keras.callbacks.LearningRateScheduler(
-            lambda epoch: learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
-        )
+        return keras.callbacks.LearningRateScheduler(lambda epoch: cosine_rate(learning_rate, epoch, epochs))
     if schedule == "plateau":
         return keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3, min_lr=1e-5)
     if schedule == "seed_plateau":
