@@ -229,8 +229,7 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.optimizer.learning_rate = self.rate(epoch)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
-        logs = logs if logs is not None else {}
-        if self.cosine:  # as LearningRateScheduler logs it
+        if self.cosine:  # as LearningRateScheduler logs it (fit always passes logs; elapsed_seconds is EpochClock's)
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self.ends.append(logs["elapsed_seconds"])
         fits = self.fitting()
