@@ -66,7 +66,7 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
 
 
 def per_class_table(matrix: np.ndarray, classes: list[str]) -> pd.DataFrame:
-    """Precision, recall, F1 and support per class from a confusion matrix (0 where undefined)."""
+    """Precision, recall, F1 and support per class from a confusion matrix (0 where undefined), unrounded."""
     true_positive = np.diag(matrix).astype(float)
     predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
     precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
@@ -75,11 +75,12 @@ def per_class_table(matrix: np.ndarray, classes: list[str]) -> pd.DataFrame:
     f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
     return pd.DataFrame(
         {"precision": precision, "recall": recall, "f1": f1, "support": actual}, index=pd.Index(classes, name="class")
-    ).round(4)
+    )
 
 
 def metrics(labels: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict:
-    """Accuracy, macro-F1 (over classes present in the labels), per-class table and confusion matrix."""
+    """Accuracy, macro-F1 (over classes present in the labels), per-class table and confusion matrix; figures rounded
+    to 4 decimals only once computed (a mean of rounded F1s can be off by one in the last digit)."""
     predictions = probabilities.argmax(axis=1)
     matrix = confusion_matrix(labels, predictions, len(classes))
     table = per_class_table(matrix, classes)
@@ -88,7 +89,7 @@ def metrics(labels: np.ndarray, probabilities: np.ndarray, classes: list[str]) -
         "accuracy": round(float((predictions == labels).mean()), 4),
         "macro_f1": round(float(table.loc[present, "f1"].mean()), 4),
         "images": int(len(labels)),
-        "per_class": table.to_dict(orient="index"),
+        "per_class": table.round(4).to_dict(orient="index"),
         "confusion_matrix": matrix.tolist(),
         "classes": list(classes),
     }
