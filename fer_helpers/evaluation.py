@@ -156,6 +156,7 @@ class FolderEvaluation:
     skipped_classes: dict[str, int]  # folder classes the model does not predict: images per class
     skipped_files: list[data.Skipped]  # unreadable files, with detect_faces images without a face, skipped folders
     empty_class_folders: list[str]  # class folders with no file in them: they add nothing to the scores
+    predictions: pd.DataFrame  # one row per scored image: its path, true and predicted label, class probabilities
     files: dict[str, Path]  # what was written to the output folder
 
 
@@ -168,8 +169,8 @@ def evaluate_folder(
     """Score a model (a Recogniser, a model path, or None for the default) on class folders of any image
     size and mode; folder names map to canonical labels, classes the model lacks are skipped and counted.
     With detect_faces the largest face of each image is classified, not the whole image. A folder with
-    train/ and test/ is scored on test/. Writes metrics.json, per_class.csv, skipped.csv and
-    confusion_matrix.png to output_dir when given."""
+    train/ and test/ is scored on test/. Writes metrics.json, per_class.csv, predictions.csv (one row per
+    image, to find the ones it gets wrong), skipped.csv and confusion_matrix.png to output_dir when given."""
     root = data.labelled_folder(data_dir)  # before the model loads: a wrong path is told at once
     recogniser = model if isinstance(model, inference.Recogniser) else inference.Recogniser(model)
     listing = data.list_files(root)
@@ -177,7 +178,7 @@ def evaluate_folder(
     chosen = "test" if "test" in splits else None
     files = [(label, path) for split, label, path in listing.files if chosen in (None, split)]
     skipped_classes = dict(Counter(label for label, _ in files if label not in recogniser.classes))
-    crops, labels, skipped = [], [], list(listing.skipped)
+    crops, labels, scored, skipped = [], [], [], list(listing.skipped)
     for label, path in files:
         if label in recogniser.classes:
             crop, reason = _face_crop(recogniser, path, detect_faces)
@@ -186,6 +187,7 @@ def evaluate_folder(
                 continue
             crops.append(crop)
             labels.append(recogniser.classes.index(label))
+            scored.append(path)
     if not crops:
         empty = f", empty class folders {listing.empty_classes}" if listing.empty_classes else ""
         raise data.DataNotFoundError(f"No usable image of a class the model knows ({', '.join(recogniser.classes)}) "
@@ -199,10 +201,21 @@ def evaluate_folder(
     result |= {"data_dir": str(root), "split": chosen or "all", "detect_faces": detect_faces,
                "skipped_classes": skipped_classes, "skipped_files": sum(not s.folder for s in skipped),
                "skipped_folders": sum(s.folder for s in skipped), "empty_class_folders": empty}
-    evaluated = FolderEvaluation(result, skipped_classes, skipped, empty, {})
+    evaluated = FolderEvaluation(result, skipped_classes, skipped, empty,
+                                 prediction_table(scored, np.array(labels), probabilities, recogniser.classes), {})
     if output_dir is not None:
         evaluated.files = _write_evaluation(evaluated, Path(output_dir))
     return evaluated
+
+
+def prediction_table(paths: list[Path], labels: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """One row per image: path, true and predicted label, the predicted label's probability, whether it is right,
+    and every class's probability."""
+    predicted = probabilities.argmax(axis=1)
+    table = pd.DataFrame({"path": [str(path) for path in paths], "label": [classes[i] for i in labels],
+                          "predicted": [classes[i] for i in predicted], "confidence": probabilities.max(axis=1),
+                          "correct": predicted == labels})
+    return pd.concat([table, pd.DataFrame(probabilities, columns=classes)], axis=1).round(4)
 
 
 def _face_crop(recogniser: inference.Recogniser, path: Path, detect_faces: bool) -> tuple[np.ndarray | None, str]:
@@ -224,11 +237,13 @@ def _face_crop(recogniser: inference.Recogniser, path: Path, detect_faces: bool)
 
 
 def _write_evaluation(evaluated: FolderEvaluation, output_dir: Path) -> dict[str, Path]:
-    """metrics.json, per_class.csv, skipped.csv and confusion_matrix.png, each written whole."""
-    files = {name: output_dir / name for name in ("metrics.json", "per_class.csv", "skipped.csv", "confusion_matrix.png")}
+    """metrics.json, per_class.csv, predictions.csv, skipped.csv and confusion_matrix.png, each written whole."""
+    names = ("metrics.json", "per_class.csv", "predictions.csv", "skipped.csv", "confusion_matrix.png")
+    files = {name: output_dir / name for name in names}
     atomic_write(files["metrics.json"], lambda tmp: tmp.write_text(json.dumps(evaluated.result, indent=2)))
     table = pd.DataFrame(evaluated.result["per_class"]).T.rename_axis("class")
     atomic_write(files["per_class.csv"], lambda tmp: table.to_csv(tmp))
+    atomic_write(files["predictions.csv"], lambda tmp: evaluated.predictions.to_csv(tmp, index=False))
     skipped = pd.DataFrame([vars(s) for s in evaluated.skipped_files], columns=["path", "reason"])
     atomic_write(files["skipped.csv"], lambda tmp: skipped.to_csv(tmp, index=False))
     figure = confusion_heatmap(evaluated.result)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import read_gray, real_faces, run_cli
@@ -61,6 +62,13 @@ def test_evaluate_folder_maps_names_skips_and_scores(recogniser, user_set, tmp_p
     written = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert written["accuracy"] == result["accuracy"] and written["skipped_classes"] == {"contempt": 5}
     assert (tmp_path / "report" / "per_class.csv").read_text().startswith("class,")
+    predictions = pd.read_csv(tmp_path / "report" / "predictions.csv")
+    assert len(predictions) == result["images"] and predictions["correct"].mean() == pytest.approx(result["accuracy"], abs=1e-4)
+    assert sorted(set(predictions["label"])) == sorted(RENAMED)  # canonical labels, not the folder names
+    assert all(Path(path).parent.name in RENAMED.values() and Path(path).exists() for path in predictions["path"])
+    probabilities = predictions[recogniser.classes].to_numpy()
+    assert (predictions["predicted"] == [recogniser.classes[i] for i in probabilities.argmax(axis=1)]).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-3)
     assert "broken.png" in (tmp_path / "report" / "skipped.csv").read_text()
     assert (tmp_path / "report" / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
 
