@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the command line's evaluate runs a model's TFLite copy with
 TTA_MODES = ("none", "flip", "flip+crops")
 TTA_CROP = 2  # pixels cut from each border for the crop views of test-time augmentation
 EVALUATE_BATCH = 256  # faces per classify call when scoring a folder
+Box = tuple[int, int, int, int]  # x, y, width, height in the image's pixels
 
 
 def check_tta(tta: str) -> None:
@@ -156,7 +157,7 @@ class FolderEvaluation:
     skipped_classes: dict[str, int]  # folder classes the model does not predict: images per class
     skipped_files: list[data.Skipped]  # unreadable files, with detect_faces images without a face, skipped folders
     empty_class_folders: list[str]  # class folders with no file in them: they add nothing to the scores
-    predictions: pd.DataFrame  # one row per scored image: its path, true and predicted label, class probabilities
+    predictions: pd.DataFrame  # one row per scored image: path, region classified, true and predicted label, probabilities
     files: dict[str, Path]  # what was written to the output folder
 
 
@@ -178,14 +179,15 @@ def evaluate_folder(
     chosen = "test" if "test" in splits else None
     files = [(label, path) for split, label, path in listing.files if chosen in (None, split)]
     skipped_classes = dict(Counter(label for label, _ in files if label not in recogniser.classes))
-    crops, labels, scored, skipped = [], [], [], list(listing.skipped)
+    crops, boxes, labels, scored, skipped = [], [], [], [], list(listing.skipped)
     for label, path in files:
         if label in recogniser.classes:
-            crop, reason = _face_crop(recogniser, path, detect_faces)
+            crop, box, reason = _face_crop(recogniser, path, detect_faces)
             if crop is None:
                 skipped.append(data.Skipped(str(path), reason))
                 continue
             crops.append(crop)
+            boxes.append(box)
             labels.append(recogniser.classes.index(label))
             scored.append(path)
     if not crops:
@@ -202,38 +204,42 @@ def evaluate_folder(
                "skipped_classes": skipped_classes, "skipped_files": sum(not s.folder for s in skipped),
                "skipped_folders": sum(s.folder for s in skipped), "empty_class_folders": empty}
     evaluated = FolderEvaluation(result, skipped_classes, skipped, empty,
-                                 prediction_table(scored, np.array(labels), probabilities, recogniser.classes), {})
+                                 prediction_table(scored, boxes, np.array(labels), probabilities, recogniser.classes), {})
     if output_dir is not None:
         evaluated.files = _write_evaluation(evaluated, Path(output_dir))
     return evaluated
 
 
-def prediction_table(paths: list[Path], labels: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> pd.DataFrame:
-    """One row per image: path, true and predicted label, the predicted label's probability, whether it is right,
-    and every class's probability."""
+def prediction_table(paths: list[Path], boxes: list[Box], labels: np.ndarray, probabilities: np.ndarray,
+                     classes: list[str]) -> pd.DataFrame:
+    """One row per image: path, the region classified (x, y, w, h), true and predicted label, the predicted label's
+    probability, whether it is right, and every class's probability."""
     predicted = probabilities.argmax(axis=1)
-    table = pd.DataFrame({"path": [str(path) for path in paths], "label": [classes[i] for i in labels],
-                          "predicted": [classes[i] for i in predicted], "confidence": probabilities.max(axis=1),
-                          "correct": predicted == labels})
+    table = pd.DataFrame({"path": [str(path) for path in paths]})
+    table[["x", "y", "w", "h"]] = np.array(boxes, dtype=np.int64).reshape(-1, 4)
+    table = table.assign(label=[classes[i] for i in labels], predicted=[classes[i] for i in predicted],
+                         confidence=probabilities.max(axis=1), correct=predicted == labels)
     return pd.concat([table, pd.DataFrame(probabilities, columns=classes)], axis=1).round(4)
 
 
-def _face_crop(recogniser: inference.Recogniser, path: Path, detect_faces: bool) -> tuple[np.ndarray | None, str]:
-    """The (h, w, 1) crop the model sees for one file, or None and why it is unusable."""
+def _face_crop(recogniser: inference.Recogniser, path: Path, detect_faces: bool
+               ) -> tuple[np.ndarray | None, Box | None, str]:
+    """The (h, w, 1) crop the model sees for one file and the region it comes from (the whole image, or the largest
+    face), or None, None and why the file is unusable."""
     image, _, info = data.read_image_file(path)
     if image is None:
-        return None, info
+        return None, None, info
     try:
         gray = inference.to_gray(image)
     except ValueError as error:
-        return None, str(error)
+        return None, None, str(error)
     if not detect_faces:
-        return data.to_gray(gray, recogniser.input_size)[..., np.newaxis], ""
-    boxes = recogniser.detector.detect(gray)
-    if len(boxes) == 0:
-        return None, "no face found"
-    largest = boxes[np.argmax(boxes[:, 2] * boxes[:, 3])][np.newaxis]
-    return detection.crop_faces(gray, largest, recogniser.input_size)[0], ""
+        return data.to_gray(gray, recogniser.input_size)[..., np.newaxis], (0, 0, gray.shape[1], gray.shape[0]), ""
+    found = recogniser.detector.detect(gray)
+    if len(found) == 0:
+        return None, None, "no face found"
+    largest = found[np.argmax(found[:, 2] * found[:, 3])]
+    return detection.crop_faces(gray, largest[np.newaxis], recogniser.input_size)[0], tuple(map(int, largest)), ""
 
 
 def _write_evaluation(evaluated: FolderEvaluation, output_dir: Path) -> dict[str, Path]:

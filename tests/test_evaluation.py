@@ -66,6 +66,7 @@ def test_evaluate_folder_maps_names_skips_and_scores(recogniser, user_set, tmp_p
     assert len(predictions) == result["images"] and predictions["correct"].mean() == pytest.approx(result["accuracy"], abs=1e-4)
     assert sorted(set(predictions["label"])) == sorted(RENAMED)  # canonical labels, not the folder names
     assert all(Path(path).parent.name in RENAMED.values() and Path(path).exists() for path in predictions["path"])
+    assert (predictions[["x", "y", "w", "h"]] == [0, 0, 224, 224]).all(axis=None)  # the whole image is the face
     probabilities = predictions[recogniser.classes].to_numpy()
     assert (predictions["predicted"] == [recogniser.classes[i] for i in probabilities.argmax(axis=1)]).all()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-3)
@@ -88,6 +89,10 @@ def test_evaluate_folder_with_face_detection_on_photos(recogniser, fer_dir, tmp_
     assert evaluated.result["images"] + len(evaluated.skipped_files) == 13
     assert evaluated.result["images"] >= 8  # Haar finds most upscaled FER2013 faces
     assert evaluated.result["detect_faces"] is True and evaluated.files == {}
+    boxes = evaluated.predictions[["x", "y", "w", "h"]].to_numpy()
+    assert len(boxes) == evaluated.result["images"]
+    assert ((boxes[:, :2] >= [200, 100]) & (boxes[:, :2] + boxes[:, 2:] <= [200 + len(tile), 100 + len(tile)])
+            & (boxes[:, 2:] >= 100)).all()  # the face found inside the tile pasted at (200, 100)
 
 
 def test_evaluate_folder_on_fer2013_uses_its_test_split(recogniser, fer_dir, tmp_path):
