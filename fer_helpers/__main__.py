@@ -107,8 +107,9 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data_dir", type=Path, help="class folders (happy/, sad/, ...; names such as happiness are "
                                                       "mapped); a folder with train/ and test/ is scored on test/")
     evaluate.add_argument("--output", type=Path, default=None,
-                          help="folder for metrics.json, per_class.csv, predictions.csv (one row per image), skipped.csv and "
-                               "confusion_matrix.png (default $FER_ARTIFACTS_DIR/evaluations/<folder name>, else artifacts/evaluations/...)")
+                          help="folder for metrics.json, per_class.csv, predictions.csv (one row per image), "
+                               "skipped.csv and confusion_matrix.png (default $FER_ARTIFACTS_DIR/evaluations/<folder "
+                               "name>, else artifacts/evaluations/...)")
     evaluate.add_argument("--detect-faces", action="store_true",
                           help="classify the largest face Haar finds in each image (for photos that are not face crops)")
     for command in (predict, webcam):

@@ -237,12 +237,12 @@ def test_metrics_on_a_hand_checked_case():
     assert result["macro_f1"] == round((2 / 3 + 2 / 3 + 1) / 3, 4)
 
 
-
 def test_macro_f1_is_the_mean_of_exact_f1_not_of_the_rounded_ones():
     labels, predictions = np.array([0, 0, 1, 1, 1]), np.array([0, 1, 0, 1, 1])  # F1 1/2 and 2/3
     result = evaluation.metrics(labels, np.eye(2)[predictions], ["a", "b"])
     assert result["per_class"]["b"]["f1"] == 0.6667
     assert result["macro_f1"] == 0.5833  # (1/2 + 2/3) / 2; the mean of the table's rounded 0.5 and 0.6667 is 0.5834
+
 
 def test_flip_tta_averages_mirrored_views():
     inputs = keras.Input((4, 4, 1))
