@@ -73,7 +73,7 @@ def main() -> None:
     write_section("ensembles", f"""## Which networks to average (`benchmarks/bench_ensembles.py`)
 Every ensemble of {args.size} of these {len(answers)} networks, the mean of their class probabilities, on the
 {len(labels):,} validation faces carved from train (split seed {args.seed}; float32 Keras; test not read), best
-{min(TOP, len(table))} of {len(table)}. The networks alone:
+{min(TOP, len(table))} of {len(table)}. The models: {", ".join(f"`{path}`" for path in args.models)}. The networks alone:
 
 {markdown_table(alone)}
 
