@@ -157,7 +157,7 @@ class FolderEvaluation:
     skipped_classes: dict[str, int]  # folder classes the model does not predict: images per class
     skipped_files: list[data.Skipped]  # unreadable files, with detect_faces images without a face, skipped folders
     empty_class_folders: list[str]  # class folders with no file in them: they add nothing to the scores
-    predictions: pd.DataFrame  # one row per scored image: path, region classified, true and predicted label, probabilities
+    predictions: pd.DataFrame  # one row per scored image: file, region classified, predicted and true label, probabilities
     files: dict[str, Path]  # what was written to the output folder
 
 
@@ -204,22 +204,21 @@ def evaluate_folder(
                "skipped_classes": skipped_classes, "skipped_files": sum(not s.folder for s in skipped),
                "skipped_folders": sum(s.folder for s in skipped), "empty_class_folders": empty}
     evaluated = FolderEvaluation(result, skipped_classes, skipped, empty,
-                                 prediction_table(scored, boxes, np.array(labels), probabilities, recogniser.classes), {})
+                                 prediction_table(recogniser, scored, boxes, labels, probabilities), {})
     if output_dir is not None:
         evaluated.files = _write_evaluation(evaluated, Path(output_dir))
     return evaluated
 
 
-def prediction_table(paths: list[Path], boxes: list[Box], labels: np.ndarray, probabilities: np.ndarray,
-                     classes: list[str]) -> pd.DataFrame:
-    """One row per image: path, the region classified (x, y, w, h), true and predicted label, the predicted label's
-    probability, whether it is right, and every class's probability."""
-    predicted = probabilities.argmax(axis=1)
-    table = pd.DataFrame({"path": [str(path) for path in paths]})
-    table[["x", "y", "w", "h"]] = np.array(boxes, dtype=np.int64).reshape(-1, 4)
-    table = table.assign(label=[classes[i] for i in labels], predicted=[classes[i] for i in predicted],
-                         confidence=probabilities.max(axis=1), correct=predicted == labels)
-    return pd.concat([table, pd.DataFrame(probabilities, columns=classes)], axis=1).round(4)
+def prediction_table(recogniser: inference.Recogniser, paths: list[Path], boxes: list[Box], labels: list[int],
+                     probabilities: np.ndarray) -> pd.DataFrame:
+    """One row per image in the layout of `predict`'s face table (file, region classified, predicted label, every
+    class's probability), plus the true label and whether the prediction is right."""
+    faces = recogniser.faces(np.array(boxes), probabilities)
+    rows = [inference.face_rows([face], recogniser.classes, file=str(path))[0]
+            | {"true_label": recogniser.classes[truth], "correct": face.label == recogniser.classes[truth]}
+            for path, face, truth in zip(paths, faces, labels)]
+    return inference.face_table(rows).drop(columns="face_id")
 
 
 def _face_crop(recogniser: inference.Recogniser, path: Path, detect_faces: bool

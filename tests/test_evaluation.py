@@ -64,11 +64,12 @@ def test_evaluate_folder_maps_names_skips_and_scores(recogniser, user_set, tmp_p
     assert (tmp_path / "report" / "per_class.csv").read_text().startswith("class,")
     predictions = pd.read_csv(tmp_path / "report" / "predictions.csv")
     assert len(predictions) == result["images"] and predictions["correct"].mean() == pytest.approx(result["accuracy"], abs=1e-4)
-    assert sorted(set(predictions["label"])) == sorted(RENAMED)  # canonical labels, not the folder names
-    assert all(Path(path).parent.name in RENAMED.values() and Path(path).exists() for path in predictions["path"])
+    assert sorted(set(predictions["true_label"])) == sorted(RENAMED)  # canonical labels, not the folder names
+    assert all(Path(path).parent.name in RENAMED.values() and Path(path).exists() for path in predictions["file"])
     assert (predictions[["x", "y", "w", "h"]] == [0, 0, 224, 224]).all(axis=None)  # the whole image is the face
     probabilities = predictions[recogniser.classes].to_numpy()
-    assert (predictions["predicted"] == [recogniser.classes[i] for i in probabilities.argmax(axis=1)]).all()
+    assert (predictions["label"] == [recogniser.classes[i] for i in probabilities.argmax(axis=1)]).all()
+    assert (predictions["correct"] == (predictions["label"] == predictions["true_label"])).all()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-3)
     assert "broken.png" in (tmp_path / "report" / "skipped.csv").read_text()
     assert (tmp_path / "report" / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
