@@ -11,6 +11,7 @@ once; the table then scores the mean of every combination's answers. Writes the 
 
 import argparse
 import itertools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +24,15 @@ TOP = 15  # rows written: the best combinations
 
 
 def short_names(paths: list[str]) -> list[str]:
-    """The fewest trailing path parts that tell the paths apart, less a file name they all share (model folders)."""
+    """Each path less the folders all of them share and a file name all of them share: the parts that tell them apart."""
     parts = [Path(path).resolve().parts for path in paths]
     if len(paths) > 1 and len({p[-1] for p in parts}) == 1:
         parts = [p[:-1] for p in parts]
-    for count in range(1, max(map(len, parts)) + 1):
-        names = ["/".join(p[-count:]) for p in parts]
-        if len(set(names)) == len(names):
-            return names
-    raise ValueError(f"The same model is named twice: {paths}")
+    shared = min(len(os.path.commonprefix(parts)), min(map(len, parts)) - 1)
+    names = ["/".join(p[shared:]) for p in parts]
+    if len(set(names)) < len(names):
+        raise ValueError(f"The same model is named twice: {paths}")
+    return names
 
 
 def network_answers(paths: list[str], dataset: data.Dataset, split_seed: int) -> dict[str, np.ndarray]:
