@@ -79,7 +79,7 @@ def default_parameters(notebook_prefix: str) -> dict:
 def parameters_for(notebook: Path, params: dict) -> dict:
     """The subset of `params` a notebook declares, with its own section applied on top."""
     declared = declared_parameters(notebook)
-    chosen = {k: v for k, v in params.items() if k in declared and not isinstance(v, dict)}
+    chosen = {k: v for k, v in params.items() if k in declared}  # a declared name is a parameter, a dict included
     chosen.update({k: v for k, v in params.get(notebook.stem, {}).items() if k in declared})
     return chosen
 
@@ -91,7 +91,7 @@ def check_parameters(params: dict, chosen: list[Path]) -> None:
     everything = set().union(*declared.values())
     unknown = sorted(key for key, value in params.items() if not isinstance(value, dict) and key not in everything)
     for section, values in params.items():
-        if isinstance(values, dict):
+        if isinstance(values, dict) and section not in everything:  # a parameter may hold a dict (model_options)
             if section not in declared:
                 unknown.append(f"section {section}")
             else:

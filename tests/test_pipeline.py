@@ -10,8 +10,8 @@ import pandas as pd
 import papermill
 import pytest
 
-from conftest import CI_PARAMS
-from fer_helpers import data, evaluation, handover, pipeline, saving
+from conftest import CI_PARAMS, TINY_NETWORK
+from fer_helpers import data, evaluation, handover, models, pipeline, saving
 
 
 def test_series_runs_notebooks_and_writes_summary(tmp_path):
@@ -25,8 +25,10 @@ def test_series_runs_notebooks_and_writes_summary(tmp_path):
 
 
 def test_a_run_trained_without_jupyter_is_reused_by_notebook_03_which_saves_a_model_with_honest_metadata(tmp_path):
-    params = CI_PARAMS | {"precision": "float32", "tta": "flip", "minutes": 60}  # bfloat16 to float32: test_training;
-    # a budget the run fits in (it trains as without one), so that both sides must pass it for the reuse to be found
+    params = CI_PARAMS | {"precision": "float32", "tta": "flip", "minutes": 60,
+                          "model_options": {"widths": list(TINY_NETWORK["widths"]), "blocks": 1}}  # papermill: no tuples
+    # bfloat16 to float32: test_training; a budget the run fits in (it trains as without one) and the network's options,
+    # so that both sides must pass them for the reuse to be found
     declared = pipeline.default_parameters("03")
     handover.train_run({key: value for key, value in params.items() if key in declared}, tmp_path / "elsewhere")
     handover.unpack(handover.pack(tmp_path / "elsewhere", tmp_path / "run.tar"), tmp_path)
@@ -38,7 +40,8 @@ def test_a_run_trained_without_jupyter_is_reused_by_notebook_03_which_saves_a_mo
     assert summary[0]["status"] == "ok" and 0 <= results["test_accuracy"] <= 1
     model, metadata = saving.load_model(results["model_path"])
     assert metadata["precision"] == "float32" and "-p 'precision=\"float32\"'" in metadata["command"]
-    assert "-p minutes=60" in metadata["command"]
+    assert "-p minutes=60" in metadata["command"] and "-p 'model_options={\"widths\": [8, 16, 32, 64]" in metadata["command"]
+    assert model.count_params() == models.build_model("fer_resnet", 7, **TINY_NETWORK).count_params()
     assert metadata["dataset"] == "fer2013" and not any(str(value).startswith("/") for value in metadata.values())
     assert "cores" in metadata["hardware"]
     history = pd.read_csv(tmp_path / "03_training" / "checkpoints" / "history.csv")
@@ -54,17 +57,19 @@ def test_a_run_trained_without_jupyter_is_reused_by_notebook_03_which_saves_a_mo
     assert "-p 'distill_from=" in ensemble_metadata["command"] and "-p teacher_weight=0.7" in ensemble_metadata["command"]
     assert "ensemble_with" in ensemble_metadata["command"] and "-p mixup=0.2" in ensemble_metadata["command"]
     faces = data.load_dataset(limit_per_class=2).arrays("test")[0]
-    own = evaluation.predict_probabilities(ensemble.get_layer("member_0"), faces)
-    np.testing.assert_allclose(evaluation.predict_probabilities(ensemble, faces),
-                               (own + evaluation.predict_probabilities(model, faces)) / 2, atol=1e-6)
     network, network_metadata = saving.load_model(tmp_path / "second" / "03_training" / "network" / "model.keras")
-    np.testing.assert_allclose(evaluation.predict_probabilities(network, faces), own, atol=1e-6)  # the run's network alone
+    own = evaluation.predict_probabilities(network, faces)  # the run's network alone
+    earlier = evaluation.predict_probabilities(model, faces)
+    np.testing.assert_allclose(evaluation.predict_probabilities(ensemble, faces), (own + earlier) / 2, atol=1e-6)
     assert network_metadata["command"] == ensemble_metadata["command"].replace(
         f"-p {shlex.quote('ensemble_with=' + json.dumps([results['model_path']]))}", "-p 'ensemble_with=[]'")
     assert network_metadata["ensemble_members"] == [] and "test_accuracy" not in network_metadata
     x_val, y_val = data.load_dataset(limit_per_class=CI_PARAMS["limit_per_class"]).arrays("val")
     own_val = evaluation.metrics(y_val, evaluation.predict_probabilities(network, x_val), ensemble_metadata["classes"])
     assert network_metadata["val_accuracy"] == own_val["accuracy"]
+    earlier_val = evaluation.metrics(y_val, evaluation.predict_probabilities(model, x_val), ensemble_metadata["classes"])
+    first = evaluation.predict_probabilities(models.networks(ensemble)[0], faces)  # stored best first, ties as given
+    np.testing.assert_allclose(first, own if own_val["accuracy"] >= earlier_val["accuracy"] else earlier, atol=1e-6)
     card = saving.model_card(metrics, ensemble_metadata)
     assert f"Its TFLite copy (what the recogniser runs), one plain pass per face: {metrics['tflite']['accuracy']:.2%}" in card
     assert f"Ensemble: the mean of the class probabilities of that run's model and 1 earlier model(s), made by: `{metadata['command']}`" in card

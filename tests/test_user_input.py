@@ -274,8 +274,14 @@ def test_empty_folder_or_class_folders_need_recursive(fer_dir, tmp_path, model_a
 def test_pipeline_refuses_unknown_parameters(capsys):
     with pytest.raises(SystemExit, match=r"Unknown parameters \['epoch'\].*'epochs'"):
         pipeline.main(["--only", "03", "-p", "epoch=1"])
+    notebook = pipeline.notebooks(["03"])
     with pytest.raises(SystemExit, match=r"Unknown parameters \['03_training.nosuch'\]"):
-        pipeline.check_parameters({"03_training": {"nosuch": 1}}, pipeline.notebooks(["03"]))
+        pipeline.check_parameters({"03_training": {"nosuch": 1}}, notebook)
+    with pytest.raises(SystemExit, match=r"Unknown parameters \['section model_option'\]"):  # a typo is no section
+        pipeline.check_parameters({"model_option": {"blocks": 1}}, notebook)
+    options = {"model_options": {"blocks": 1}, "03_training": {"epochs": 2}}  # a parameter may hold a dict
+    pipeline.check_parameters(options, notebook)
+    assert pipeline.parameters_for(notebook[0], options) == {"model_options": {"blocks": 1}, "epochs": 2}
 
 
 # Tracebacks and crashes instead of a message
