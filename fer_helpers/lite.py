@@ -2,8 +2,9 @@
 
 The copy is dynamic-range quantised: weights stored as int8, activations quantised on the fly by
 TFLite's XNNPACK kernels. On this project's 2-core CPU that classifies a face with a two-network
-fer_resnet ensemble in 0.87 ms against 2.38 ms for a float32 copy, and with the shipped four-network one in
-1.2 ms against 9.3 ms for a Keras call; it moves the validation accuracy by 0.04-0.18 points (docs/experiments.md). `saving.save_model` writes
+fer_resnet ensemble in 0.87 ms against 2.38 ms for a float32 copy, and with a four-network one in
+1.2 ms against 9.3 ms for a Keras call; it moves the validation accuracy by 0.04-0.18 points (0.10 for the five
+networks shipped now) (docs/experiments.md). `saving.save_model` writes
 `model.tflite` beside `model.keras` and records both files' digests; the Recogniser uses the copy as it is when
 they still match, else after checking, at load time, that it agrees with the Keras model.
 
