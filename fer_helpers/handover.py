@@ -30,8 +30,8 @@ from fer_helpers.files import atomic_write
 
 NOTEBOOK = "03"
 NOTEBOOK_FOLDER = "03_training"  # notebook 03's output folder inside a pipeline run (pipeline.run_notebook)
-TRAIN_SETTINGS = ("architecture", "model_options", "epochs", "batch_size", "learning_rate", "schedule", "augment", "augment_on",
-                  "erasing", "mixup", "patience", "minutes", "strategy", "precision")  # notebook 03's `settings` for train()
+TRAIN_SETTINGS = ("architecture", "model_options", "epochs", "batch_size", "learning_rate", "schedule", "augment",
+                  "augment_on", "erasing", "mixup", "patience", "minutes", "strategy", "precision")  # notebook 03's `settings`
 PACKED = (training.RUN_FILE, training.HISTORY_FILE, training.BEST_FILE)
 
 
