@@ -19,6 +19,7 @@ from fer_helpers import (
     files,
     lite,
     models,
+    pipeline,
     profiling,
     saving,
     training,
@@ -368,6 +369,11 @@ def test_a_time_budget_ends_the_run_in_time_with_its_cosine_schedule_run_down(ti
     roomy = training.train(tiny, **small | {"epochs": 3}, minutes=60, output_dir=tmp_path / "roomy")
     plain = training.train(tiny, **small | {"epochs": 3}, output_dir=tmp_path / "plain")
     assert roomy.history["learning_rate"].tolist() == plain.history["learning_rate"].tolist()  # a run that fits: as without
+
+
+def test_notebook_03s_default_run_leaves_ten_of_its_100_minutes_for_evaluation():
+    minutes = pipeline.default_parameters("03")["minutes"]  # None would train all 60 epochs: 3.3 h on a slow 2-core CPU
+    assert isinstance(minutes, (int, float)) and 0 < minutes <= 90
 
 
 def test_a_time_budget_resumed_keeps_the_length_its_earlier_epochs_gave():
