@@ -3,10 +3,12 @@ from a module would otherwise break them unnoticed (as `inference.VideoSource` o
 
 import ast
 import importlib
+import inspect
 import json
 
 import pytest
 
+from fer_helpers import pipeline, training
 from fer_helpers.config import PROJECT_ROOT
 
 PACKAGE = "fer_helpers"
@@ -44,3 +46,15 @@ def test_benchmarks_and_notebooks_name_only_what_fer_helpers_has(path):
 def test_a_removed_name_is_found():
     assert missing_names("from fer_helpers import inference\ninference.VideoSource('x.mp4')") == ["fer_helpers.inference.VideoSource"]
     assert missing_names("from fer_helpers.inference import VideoSource, Recogniser") == ["fer_helpers.inference.VideoSource"]
+
+
+def test_time_to_accuracy_trains_notebook_03s_default_recipe(monkeypatch):
+    """The benchmark's "ours" is notebook 03's default run: every setting train() takes that the notebook sets
+    (its `seed` is the split's; train's is the notebook's `train_seed`)."""
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT / "benchmarks"))
+    ours = importlib.import_module("bench_time_to_accuracy").recipes()["fer_resnet"]
+    notebook = pipeline.default_parameters("03")
+    train_defaults = {name: parameter.default for name, parameter in inspect.signature(training.train).parameters.items()}
+    shared = set(train_defaults) & set(notebook) - {"architecture", "seed", "class_weights", "output_dir"}
+    assert {name: ours.get(name, train_defaults[name]) for name in shared} == {name: notebook[name] for name in shared}
+    assert (notebook["architecture"], ours["seed"], notebook["class_weights"]) == ("fer_resnet", notebook["train_seed"], False)
