@@ -194,8 +194,13 @@ def test_notebook_live_cell_in_a_real_browser_with_a_fake_camera(jupyterlab, vid
                 "document.querySelector('.fer-camera-readout').textContent.includes('1 face(s): ')", timeout=60_000)
             time.sleep(2)  # let a few more frames go round
             text = readout.text_content()
-            green = page.evaluate("""() => {
+            # Each frame replaces the image's src, so wait until one has loaded; from there to drawImage nothing else runs.
+            green = page.evaluate("""async () => {
                 const image = document.querySelector('.fer-camera-image');
+                for (const start = Date.now(); !(image.complete && image.naturalWidth > 0);) {
+                    if (Date.now() - start > 10000) throw new Error('no frame shown for 10 s');
+                    await new Promise(resolve => setTimeout(resolve, 20));
+                }
                 const canvas = document.createElement('canvas');
                 canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
                 const context = canvas.getContext('2d'); context.drawImage(image, 0, 0);
