@@ -109,7 +109,7 @@ def main() -> None:
     ours = chosen["fer_resnet"]
     write_section("time-to-accuracy", f"""## Time to accuracy (`benchmarks/bench_time_to_accuracy.py`)
 
-Minutes of training on {profiling.hardware()} until validation accuracy (all
+Minutes of training ({profiling.hardware()}) until validation accuracy (all
 {len(dataset.splits["val"]):,} images carved from train) first reaches each threshold; each architecture with its
 default recipe on all {len(dataset.splits["train"]):,} train images (seed CNN: Adam 0.0005, ReduceLROnPlateau on
 val_loss, at most {SEED_RECIPE['epochs']} epochs, stopped after {SEED_RECIPE['patience']} without a better val_accuracy; ours: notebook 03's defaults, {ours['schedule']} fitted to a {ours['minutes']}-minute budget (at most {ours['epochs']} epochs), random erasing {ours['erasing']} and mixup
