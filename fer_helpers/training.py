@@ -38,6 +38,7 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 HOST_WORKERS = min(8, os.cpu_count() or 1)  # threads making augmented batches on the host (augment_on="host")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # CPU features that make bfloat16 training faster, not emulated
 LONG_REST_SECONDS = 3600  # a run with no time budget whose rest takes longer gets a hint to set one
+SHORT_RUN_EPOCHS = 10  # a budget fitting fewer: erasing and mixup cost accuracy (docs/experiments.md, 15-minute runs)
 
 
 @dataclass
@@ -205,11 +206,14 @@ class TimeBudget(keras.callbacks.Callback):
     far (resumes included; the first epoch, which compiles, only until there are others) become the run's length, at
     most `epochs`, and the run stops when the next epoch would not fit (it always trains one). With `cosine`, the
     cosine schedule is drawn over that length, so it still ends near zero; a run that fits keeps exactly the schedule
-    it would have without a budget. Goes after EpochClock, whose elapsed_seconds it reads."""
+    it would have without a budget. `regularised` (erasing or mixup on) adds a hint when few epochs fit. Goes after
+    EpochClock, whose elapsed_seconds it reads."""
 
-    def __init__(self, minutes: float, epochs: int, learning_rate: float, cosine: bool, earlier: pd.DataFrame) -> None:
+    def __init__(self, minutes: float, epochs: int, learning_rate: float, cosine: bool, earlier: pd.DataFrame,
+                 regularised: bool = False) -> None:
         super().__init__()
         self.seconds, self.epochs, self.learning_rate, self.cosine = minutes * 60, epochs, learning_rate, cosine
+        self.regularised = regularised
         self.ends = [float(end) for end in earlier["elapsed_seconds"]] if len(earlier) else []
         self.length = self.fitting() if self.ends else epochs
 
@@ -234,11 +238,21 @@ class TimeBudget(keras.callbacks.Callback):
         self.ends.append(logs["elapsed_seconds"])
         fits = self.fitting()
         if fits < self.epochs and self.length == self.epochs:  # the first time the budget binds: say so once
-            print(f"A budget of {duration(self.seconds)} fits about {fits} of the {self.epochs} epochs at this pace"
-                  f"{': the cosine schedule is drawn over those' if self.cosine else ''}.", flush=True)
+            print(budget_note(self.seconds, fits, self.epochs, self.cosine, self.regularised), flush=True)
         self.length = fits
         if epoch + 1 >= self.length:
             self.model.stop_training = True
+
+
+def budget_note(seconds: float, fits: int, epochs: int, cosine: bool, regularised: bool) -> str:
+    """What a time budget that binds does to the run, and, when few epochs fit a run with erasing or mixup, what
+    trains a more accurate network in that time."""
+    note = (f"A budget of {duration(seconds)} fits about {fits} of the {epochs} epochs at this pace"
+            f"{': the cosine schedule is drawn over those' if cosine else ''}.")
+    if regularised and fits < SHORT_RUN_EPOCHS:
+        note += (" So few epochs under-fit with random erasing and mixup: `erasing=0` and `mixup=0` train a more"
+                 " accurate network in a short budget (docs/experiments.md, \"Smaller networks for the 15-minute target\").")
+    return note
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -300,13 +314,13 @@ def _best_so_far(history: pd.DataFrame) -> float | None:
 
 def callbacks(
     output_dir: Path, schedule: str, learning_rate: float, epochs: int, patience: int, live_plot: bool,
-    minutes: float | None = None,
+    minutes: float | None = None, regularised: bool = False,
 ) -> list[keras.callbacks.Callback]:
     """Backup for resume, best checkpoint, epoch CSV, learning-rate schedule (fitted to a time budget of `minutes`),
-    early stopping (patience 0: none), live plot."""
+    early stopping (patience 0: none), live plot; `regularised`: the run uses erasing or mixup."""
     history_path = output_dir / HISTORY_FILE
     earlier = _earlier_run(history_path)
-    budget = [TimeBudget(minutes, epochs, learning_rate, schedule == "cosine", earlier)] if minutes else []
+    budget = [TimeBudget(minutes, epochs, learning_rate, schedule == "cosine", earlier, regularised)] if minutes else []
     rate = None if budget and schedule == "cosine" else learning_rate_callback(schedule, learning_rate, epochs)
     found = [
         keras.callbacks.BackupAndRestore(str(output_dir / BACKUP_DIR)),
@@ -419,7 +433,8 @@ def train(
             **training_feed(x_train, y_fit, batch_size, mixup, draws, on_host, erasing, class_weights),
             validation_data=(x_val, keras.utils.to_categorical(y_val, dataset.num_classes)),
             epochs=epochs,
-            callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot, minutes)
+            callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot, minutes,
+                                regularised=bool(erasing or mixup))
             + (extra_callbacks or []),
             verbose=2,
         )
