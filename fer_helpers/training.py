@@ -137,13 +137,30 @@ def as_float32(model: keras.Model, build: Callable[[], keras.Model]) -> keras.Mo
     return copy
 
 
+class Notes(keras.callbacks.Callback):
+    """What a run says about itself (its pace, its budget): printed when said and, with `repeat`, again after every
+    epoch, for a live plot that clears the notebook cell's output each epoch. Goes after the live plot."""
+
+    def __init__(self, repeat: bool = False) -> None:
+        super().__init__()
+        self.said, self.repeat = [], repeat
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+        print(text, flush=True)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        if self.repeat and self.said:
+            print("\n".join(self.said), flush=True)
+
+
 class EpochClock(keras.callbacks.Callback):
     """Adds `elapsed_seconds` (training time since the first epoch began, resumes included) to each epoch's logs,
-    and after this process's first epoch prints how long the epochs left would take at that pace on this machine."""
+    and after this process's first epoch says (`say`) how long the epochs left would take at that pace here."""
 
-    def __init__(self, already: float = 0.0, budgeted: bool = False) -> None:
+    def __init__(self, already: float = 0.0, budgeted: bool = False, say: Callable[[str], None] = print) -> None:
         super().__init__()
-        self.already, self.budgeted = already, budgeted
+        self.already, self.budgeted, self.say = already, budgeted, say
 
     def on_train_begin(self, logs=None) -> None:
         self.started = time.perf_counter()
@@ -155,7 +172,7 @@ class EpochClock(keras.callbacks.Callback):
             logs["elapsed_seconds"] = round(self.already + seconds, 1)
         if not self.paced:
             self.paced = True
-            print(pace_note(epoch, seconds, self.params["epochs"] - epoch - 1, self.budgeted), flush=True)
+            self.say(pace_note(epoch, seconds, self.params["epochs"] - epoch - 1, self.budgeted))
 
 
 class ReplayEarlierEpochs(keras.callbacks.Callback):
@@ -206,14 +223,14 @@ class TimeBudget(keras.callbacks.Callback):
     far (resumes included; the first epoch, which compiles, only until there are others) become the run's length, at
     most `epochs`, and the run stops when the next epoch would not fit (it always trains one). With `cosine`, the
     cosine schedule is drawn over that length, so it still ends near zero; a run that fits keeps exactly the schedule
-    it would have without a budget. `regularised` (erasing or mixup on) adds a hint when few epochs fit. Goes after
-    EpochClock, whose elapsed_seconds it reads."""
+    it would have without a budget. `regularised` (erasing or mixup on) adds a hint when few epochs fit; `say` says
+    it. Goes after EpochClock, whose elapsed_seconds it reads."""
 
     def __init__(self, minutes: float, epochs: int, learning_rate: float, cosine: bool, earlier: pd.DataFrame,
-                 regularised: bool = False) -> None:
+                 regularised: bool = False, say: Callable[[str], None] = print) -> None:
         super().__init__()
         self.seconds, self.epochs, self.learning_rate, self.cosine = minutes * 60, epochs, learning_rate, cosine
-        self.regularised = regularised
+        self.regularised, self.say = regularised, say
         self.ends = [float(end) for end in earlier["elapsed_seconds"]] if len(earlier) else []
         self.length = self.fitting() if self.ends else epochs
 
@@ -238,7 +255,7 @@ class TimeBudget(keras.callbacks.Callback):
         self.ends.append(logs["elapsed_seconds"])
         fits = self.fitting()
         if fits < self.epochs and self.length == self.epochs:  # the first time the budget binds: say so once
-            print(budget_note(self.seconds, fits, self.epochs, self.cosine, self.regularised), flush=True)
+            self.say(budget_note(self.seconds, fits, self.epochs, self.cosine, self.regularised))
         self.length = fits
         if epoch + 1 >= self.length:
             self.model.stop_training = True
@@ -317,16 +334,18 @@ def callbacks(
     minutes: float | None = None, regularised: bool = False,
 ) -> list[keras.callbacks.Callback]:
     """Backup for resume, best checkpoint, epoch CSV, learning-rate schedule (fitted to a time budget of `minutes`),
-    early stopping (patience 0: none), live plot; `regularised`: the run uses erasing or mixup."""
+    early stopping (patience 0: none), live plot, and the run's notes after it; `regularised`: erasing or mixup on."""
     history_path = output_dir / HISTORY_FILE
     earlier = _earlier_run(history_path)
-    budget = [TimeBudget(minutes, epochs, learning_rate, schedule == "cosine", earlier, regularised)] if minutes else []
+    notes = Notes(repeat=live_plot)
+    budget = ([TimeBudget(minutes, epochs, learning_rate, schedule == "cosine", earlier, regularised, notes.say)]
+              if minutes else [])
     rate = None if budget and schedule == "cosine" else learning_rate_callback(schedule, learning_rate, epochs)
     found = [
         keras.callbacks.BackupAndRestore(str(output_dir / BACKUP_DIR)),
         *([rate] if rate is not None else []),  # before the logger, so history.csv records the rate
         EpochClock(float(earlier["elapsed_seconds"].max()) if "elapsed_seconds" in earlier and len(earlier) else 0.0,
-                   budgeted=bool(budget)),
+                   budgeted=bool(budget), say=notes.say),
         *budget,  # after the clock, whose elapsed_seconds it reads; before the logger, which records its rate
         keras.callbacks.ModelCheckpoint(
             str(output_dir / BEST_FILE), monitor="val_accuracy", mode="max", save_best_only=True,
@@ -341,7 +360,7 @@ def callbacks(
         from livelossplot import PlotLossesKeras
 
         found.append(PlotLossesKeras())
-    return found
+    return [*found, notes]  # last: after the live plot, which clears the cell's output each epoch
 
 
 def augments_on_host(augment: bool, augment_on: str, mixup: float, class_weights: dict | None, strategy: str) -> bool:

@@ -52,6 +52,9 @@ def test_a_run_trained_without_jupyter_is_reused_by_notebook_03_which_saves_a_mo
 
     ensembled = pipeline.run_series(CI_PARAMS | {"ensemble_with": [results["model_path"]], "distill_from": [results["model_path"]]},
                                     tmp_path / "second", only=["03"])
+    trained_here = [output.get("text", "") for cell in nbformat.read(tmp_path / "second" / "03_training.ipynb", as_version=4).cells
+                    for output in cell.get("outputs", [])]
+    assert any("Epoch 1 took" in text for text in trained_here)  # the pace note, not cleared away by the live plot
     ensemble, ensemble_metadata = saving.load_model(ensembled[0]["results"]["model_path"])
     assert ensemble_metadata["ensemble_members"] == ensemble_metadata["teacher_commands"] == [metadata["command"]]
     assert "-p 'distill_from=" in ensemble_metadata["command"] and "-p teacher_weight=0.7" in ensemble_metadata["command"]
