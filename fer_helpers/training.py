@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from fer_helpers import augmentation, profiling, saving
+from fer_helpers import augmentation, evaluation, profiling, saving
 from fer_helpers.config import SEED
 from fer_helpers.data import Dataset, check_number
 from fer_helpers.files import atomic_write
@@ -541,15 +541,16 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
 
 
-def teacher_targets(teachers: list[keras.Model], dataset: Dataset, teacher_weight: float) -> np.ndarray:
+def teacher_targets(teachers: list[keras.Model], dataset: Dataset, teacher_weight: float, tta: str = "none") -> np.ndarray:
     """Training targets for distillation: the teachers' mean class probabilities for each train face, blended
-    with its one-hot label (`teacher_weight` the teachers' share); teachers answer once, on the unaugmented faces.
-    A teacher that is an ensemble adds its networks, so each network weighs the same (as in models.average_ensemble)."""
+    with its one-hot label (`teacher_weight` the teachers' share); teachers answer once, on the unaugmented faces
+    (averaged over `tta`'s views, as evaluation.predict_probabilities takes them). A teacher that is an ensemble adds
+    its networks, so each network weighs the same (as in models.average_ensemble)."""
     if not teachers or not 0 <= teacher_weight <= 1:
         raise ValueError(f"Distillation needs one or more teachers and a teacher_weight between 0 and 1, not "
                          f"{len(teachers)} teachers and {teacher_weight}")
     images, labels = dataset.arrays("train")
-    answers = np.mean([network.predict(images, batch_size=256, verbose=0)
+    answers = np.mean([evaluation.predict_probabilities(network, images, tta=tta)
                        for teacher in teachers for network in networks(teacher)], axis=0)
     if answers.shape[-1] != dataset.num_classes:
         raise ValueError(f"The teachers predict {answers.shape[-1]} classes, the data has {dataset.num_classes}")

@@ -342,6 +342,11 @@ def test_distillation_targets_blend_the_teachers_answers_with_the_labels(trained
     answers, one_hot = trained.model.predict(images, verbose=0), keras.utils.to_categorical(labels, tiny.num_classes)
     for weight in (0.0, 0.7, 1.0):
         np.testing.assert_allclose(training.teacher_targets(teachers, tiny, weight), weight * answers + (1 - weight) * one_hot, atol=1e-5)
+    mirrored = trained.model.predict(images[:, :, ::-1], verbose=0)  # the flip view: each face mirrored left to right
+    assert not np.allclose(mirrored, answers, atol=1e-3)
+    np.testing.assert_allclose(training.teacher_targets(teachers, tiny, 1.0, "flip"), (answers + mirrored) / 2, atol=1e-5)
+    with pytest.raises(ValueError, match="Unknown tta 'mirror'"):
+        training.teacher_targets(teachers, tiny, 1.0, "mirror")
     other = models.build_model("fer_resnet", tiny.num_classes, **TINY_NETWORK)
     nested = [models.average_ensemble([trained.model, other]), trained.model]  # three networks, equal weights
     np.testing.assert_allclose(training.teacher_targets(nested, tiny, 1.0),
