@@ -53,17 +53,30 @@ class TrainResult:
     precision: str
 
 
+@dataclass
+class TeacherViews:
+    """Augmented copies of the train faces, each with its own distillation target (teacher_targets with `copies`):
+    `images` (copies, n, h, w, 1) uint8 and `targets` (copies, n, classes). `mirrored`: each target is the mean of the
+    teachers' answers on the copy and on its mirror image, so a mirrored copy keeps its target."""
+
+    images: np.ndarray
+    targets: np.ndarray
+    mirrored: bool
+
+
 class TrainingBatches(keras.utils.PyDataset):
     """Shuffled training batches; with `augment`, each face augmented on the host (augmentation.augment_batch, with
-    `erasing`); with mixup's `alpha` (Zhang et al. 2018), each face then blended with another of the batch by a
-    Beta(alpha, alpha) weight, and their one-hot labels blended by the same weight. With `augment`, each batch draws
-    from its own generator (seeded by seed, epoch and batch), so `workers` threads make the same batches in any order."""
+    `erasing`); with `views`, each face is instead one of its augmented copies, drawn at random, with that copy's
+    target (and mirrored half the time where its target allows). With mixup's `alpha` (Zhang et al. 2018), each face
+    is then blended with another of the batch by a Beta(alpha, alpha) weight, and their labels by the same weight.
+    With `augment` or `views`, each batch draws from its own generator (seeded by seed, epoch and batch), so `workers`
+    threads make the same batches in any order."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, alpha: float, seed: int,
-                 augment: bool = False, erasing: float = 0.0, workers: int = 1) -> None:
+                 augment: bool = False, erasing: float = 0.0, workers: int = 1, views: TeacherViews | None = None) -> None:
         super().__init__(workers=workers)
         self.images, self.labels, self.batch_size, self.alpha = images, labels, batch_size, alpha
-        self.augment, self.erasing, self.seed, self.epoch = augment, erasing, seed, 0
+        self.augment, self.erasing, self.views, self.seed, self.epoch = augment, erasing, views, seed, 0
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(labels))
 
@@ -73,8 +86,13 @@ class TrainingBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         picked = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         images, labels = self.images[picked].astype("float32"), self.labels[picked]
-        rng = np.random.default_rng((self.seed, self.epoch, index)) if self.augment else self.rng
-        if self.augment:
+        rng = np.random.default_rng((self.seed, self.epoch, index)) if self.augment or self.views is not None else self.rng
+        if self.views is not None:
+            copy = rng.integers(len(self.views.images), size=len(picked))
+            images, labels = self.views.images[copy, picked].astype("float32"), self.views.targets[copy, picked]
+            if self.views.mirrored:
+                images = np.where((rng.random(len(picked)) < 0.5)[:, None, None, None], images[:, :, ::-1], images)
+        elif self.augment:
             images = augmentation.augment_batch(images, rng, self.erasing)
         if not self.alpha:
             return images, labels
@@ -374,12 +392,12 @@ def augments_on_host(augment: bool, augment_on: str, mixup: float, class_weights
 
 
 def training_feed(x_train: np.ndarray, y_fit: np.ndarray, batch_size: int, mixup: float, seed: int, on_host: bool,
-                  erasing: float, class_weights: dict[int, float] | None) -> dict:
-    """model.fit's training inputs: batches made on the host for mixup or host augmentation, else the arrays."""
+                  erasing: float, class_weights: dict[int, float] | None, views: TeacherViews | None = None) -> dict:
+    """model.fit's training inputs: batches made on the host for mixup, host augmentation or views, else the arrays."""
     if mixup or on_host:
         workers = HOST_WORKERS if on_host else 1  # threads: augmentation in numpy must keep up with a GPU
         return dict(x=TrainingBatches(x_train, y_fit, batch_size, mixup, seed, augment=on_host, erasing=erasing,
-                                      workers=workers))
+                                      workers=workers, views=views))
     return dict(x=x_train, y=y_fit, batch_size=batch_size, class_weight=class_weights, shuffle=True)
 
 
@@ -396,7 +414,7 @@ def train(
     erasing: float = 0.0,
     mixup: float = 0.0,
     class_weights: dict[int, float] | None = None,
-    targets: np.ndarray | None = None,
+    targets: np.ndarray | TeacherViews | None = None,
     seed: int = SEED,
     patience: int = 10,
     minutes: float | None = None,
@@ -412,7 +430,7 @@ def train(
     `model_options` go to the architecture (e.g. fer_resnet's widths and blocks); `augment_on` places augmentation
     in the model's Keras layers ("model") or in numpy on the host ("host": for JAX on a GPU); `erasing` is random erasing's
     factor and `mixup` the Beta alpha of mixup (0: off); `targets` replace the train split's one-hot labels
-    (distillation: see teacher_targets); `patience` epochs without a better val_accuracy stop
+    (distillation: see teacher_targets; its TeacherViews, made on the host, also replace augmentation); `patience` epochs without a better val_accuracy stop
     the run (0: the schedule runs to its end); `minutes` fits the run into that much training time (TimeBudget).
     `seed` seeds weights, augmentation and shuffles (the dataset's split is already made); a resumed process adds the
     epoch it resumes at, so it draws afresh. The model returned is the best epoch's, in float32 whatever precision
@@ -435,8 +453,12 @@ def train(
         model = build()
         learning_rate = learning_rate or float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))  # None: its own
         model.optimizer.learning_rate = learning_rate
+    views = targets if isinstance(targets, TeacherViews) else None
+    if views is not None:
+        check_views(views, x_train, on_host)
+        targets = views.targets
     y_fit = keras.utils.to_categorical(y_train, dataset.num_classes) if targets is None else targets
-    if y_fit.shape != (len(y_train), dataset.num_classes):
+    if y_fit.shape[-2:] != (len(y_train), dataset.num_classes):
         raise ValueError(f"targets must be {(len(y_train), dataset.num_classes)}, one row per train image, not {y_fit.shape}")
     settings = {"architecture": architecture, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                 "schedule": schedule, "augment": augment, "augment_on": augment_on, "erasing": erasing, "mixup": mixup,
@@ -449,7 +471,7 @@ def train(
         print(f"{output_dir} holds this run, finished: its best checkpoint is used, nothing is trained")
     else:
         model.fit(
-            **training_feed(x_train, y_fit, batch_size, mixup, draws, on_host, erasing, class_weights),
+            **training_feed(x_train, y_fit, batch_size, mixup, draws, on_host, erasing, class_weights, views),
             validation_data=(x_val, keras.utils.to_categorical(y_val, dataset.num_classes)),
             epochs=epochs,
             callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot, minutes,
@@ -480,6 +502,15 @@ def check_settings(epochs: int, batch_size: int, learning_rate: float | None, sc
         check_number("minutes", minutes, 0, above=True)  # None: no time budget
     if schedule not in SCHEDULES:
         raise ValueError(f"Unknown schedule {schedule!r}; choose one of {SCHEDULES}")
+
+
+def check_views(views: TeacherViews, x_train: np.ndarray, on_host: bool) -> None:
+    """Refuse teacher views that are not copies of these train faces, or that the feed cannot draw from."""
+    if not on_host:
+        raise ValueError("Teacher views replace augmentation in the host feed: train with augment=True and augment_on='host'")
+    if views.images.shape[1:] != x_train.shape or views.targets.shape[:2] != views.images.shape[:2]:
+        raise ValueError(f"Teacher views must be copies of the {x_train.shape} train faces with one target each, not "
+                         f"{views.images.shape} faces and {views.targets.shape} targets")
 
 
 def resumed_at(output_dir: Path) -> int:
@@ -541,20 +572,35 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
 
 
-def teacher_targets(teachers: list[keras.Model], dataset: Dataset, teacher_weight: float, tta: str = "none") -> np.ndarray:
+def teacher_targets(teachers: list[keras.Model], dataset: Dataset, teacher_weight: float, tta: str = "none",
+                    copies: int = 0, erasing: float = 0.0, seed: int = SEED) -> np.ndarray | TeacherViews:
     """Training targets for distillation: the teachers' mean class probabilities for each train face, blended
-    with its one-hot label (`teacher_weight` the teachers' share); teachers answer once, on the unaugmented faces
-    (averaged over `tta`'s views, as evaluation.predict_probabilities takes them). A teacher that is an ensemble adds
-    its networks, so each network weighs the same (as in models.average_ensemble)."""
+    with its one-hot label (`teacher_weight` the teachers' share), averaged over `tta`'s views as
+    evaluation.predict_probabilities takes them. The teachers answer once, on the unaugmented faces; or, with `copies`,
+    on that many augmented copies of each face (augmentation.augment_batch with `erasing`, drawn from `seed`), which
+    the student then trains on, so that it learns its teachers' answers on the very faces it sees (Beyer et al. 2022,
+    "consistent teaching"). A teacher that is an ensemble adds its networks, so each network weighs the same (as in
+    models.average_ensemble)."""
     if not teachers or not 0 <= teacher_weight <= 1:
         raise ValueError(f"Distillation needs one or more teachers and a teacher_weight between 0 and 1, not "
                          f"{len(teachers)} teachers and {teacher_weight}")
+    check_number("copies", copies, 0, whole=True)
+    evaluation.check_tta(tta)
     images, labels = dataset.arrays("train")
-    answers = np.mean([evaluation.predict_probabilities(network, images, tta=tta)
-                       for teacher in teachers for network in networks(teacher)], axis=0)
-    if answers.shape[-1] != dataset.num_classes:
-        raise ValueError(f"The teachers predict {answers.shape[-1]} classes, the data has {dataset.num_classes}")
-    return (teacher_weight * answers + (1 - teacher_weight) * keras.utils.to_categorical(labels, dataset.num_classes)).astype("float32")
+    one_hot = keras.utils.to_categorical(labels, dataset.num_classes)
+
+    def blended(faces: np.ndarray) -> np.ndarray:
+        answers = np.mean([evaluation.predict_probabilities(network, faces, tta=tta)
+                           for teacher in teachers for network in networks(teacher)], axis=0)
+        if answers.shape[-1] != dataset.num_classes:
+            raise ValueError(f"The teachers predict {answers.shape[-1]} classes, the data has {dataset.num_classes}")
+        return (teacher_weight * answers + (1 - teacher_weight) * one_hot).astype("float32")
+
+    if not copies:
+        return blended(images)
+    rng = np.random.default_rng(seed)
+    faces = np.stack([np.rint(augmentation.augment_batch(images, rng, erasing)).astype("uint8") for _ in range(copies)])
+    return TeacherViews(faces, np.stack([blended(copy) for copy in faces]), mirrored=tta != "none")
 
 
 def images_per_second(history: pd.DataFrame, train_images: int, seconds: float) -> float:

@@ -361,6 +361,39 @@ def test_distillation_targets_blend_the_teachers_answers_with_the_labels(trained
         training.train(tiny, **small, targets=one_hot[:5], output_dir=tmp_path / "refused")
 
 
+def test_teacher_copies_train_the_student_on_the_augmented_faces_its_teachers_answered(trained, tiny, tmp_path):
+    images, labels = tiny.arrays("train")
+    one_hot = keras.utils.to_categorical(labels, tiny.num_classes)
+    views = training.teacher_targets([trained.model], tiny, 0.7, "flip", copies=2, erasing=0.5, seed=4)
+    assert views.images.shape == (2, *images.shape) and views.images.dtype == np.uint8 and views.mirrored
+    assert np.median(np.abs(views.images.astype("float32") - images).mean(axis=(2, 3, 4))) > 5  # augmented, not the faces
+    assert not np.array_equal(views.images[0], views.images[1])
+    for copy, target in zip(views.images, views.targets):  # the teacher's answers on the copy and its mirror, and the label
+        answers = (trained.model.predict(copy, verbose=0) + trained.model.predict(copy[:, :, ::-1], verbose=0)) / 2
+        np.testing.assert_allclose(target, 0.7 * answers + 0.3 * one_hot, atol=1e-5)
+    again = training.teacher_targets([trained.model], tiny, 0.7, "flip", copies=2, erasing=0.5, seed=4)
+    np.testing.assert_array_equal(again.images, views.images)  # a resumed run's copies are the same
+    batches = training.TrainingBatches(images, one_hot, 16, alpha=0.0, seed=5, augment=True, views=views)
+    faces, targets = batches[0]
+    mirrored = []
+    for row, face in enumerate(batches.order[:16]):  # each face of the batch is one of its copies, with that copy's target
+        found = [(copy, flip) for copy in (0, 1) for flip in (False, True)
+                 if np.array_equal(faces[row], views.images[copy, face][:, ::-1] if flip else views.images[copy, face])]
+        assert found and all(np.allclose(targets[row], views.targets[copy, face]) for copy, _ in found)
+        mirrored.append(all(flip for _, flip in found))
+    assert any(mirrored) and not all(mirrored)
+    small = dict(epochs=1, batch_size=16, model_options=TINY_NETWORK)
+    run = training.train(tiny, **small, augment_on="host", mixup=0.2, targets=views, output_dir=tmp_path / "student")
+    assert np.isfinite(run.history["loss"]).all()
+    with pytest.raises(ValueError, match="Teacher views replace augmentation in the host feed"):
+        training.train(tiny, **small, targets=views, output_dir=tmp_path / "in_the_model")
+    cut = training.TeacherViews(views.images[:, :5], views.targets[:, :5], mirrored=True)
+    with pytest.raises(ValueError, match="must be copies of the"):
+        training.train(tiny, **small, augment_on="host", targets=cut, output_dir=tmp_path / "cut")
+    with pytest.raises(ValueError, match="copies must be a whole number"):
+        training.teacher_targets([trained.model], tiny, 0.7, copies=1.5)
+
+
 def test_a_time_budget_ends_the_run_in_time_with_its_cosine_schedule_run_down(tiny, tmp_path):
     small = {"epochs": 200, "batch_size": 16, "patience": 0, "augment": False, "model_options": TINY_NETWORK}
     budget = 25 / 60  # 25 s: the first epoch compiles (8 s here), then dozens of epochs of 56 faces, far fewer than 200
