@@ -67,7 +67,7 @@ class TeacherViews:
 class TrainingBatches(keras.utils.PyDataset):
     """Shuffled training batches; with `augment`, each face augmented on the host (augmentation.augment_batch, with
     `erasing`); with `views`, each face is instead one of its augmented copies, drawn at random, with that copy's
-    target (and mirrored half the time where its target allows). With mixup's `alpha` (Zhang et al. 2018), each face
+    target (and mirrored half the time where its target allows; `labels` are then not read). With mixup's `alpha` (Zhang et al. 2018), each face
     is then blended with another of the batch by a Beta(alpha, alpha) weight, and their labels by the same weight.
     With `augment` or `views`, each batch draws from its own generator (seeded by seed, epoch and batch), so `workers`
     threads make the same batches in any order."""
@@ -78,22 +78,23 @@ class TrainingBatches(keras.utils.PyDataset):
         self.images, self.labels, self.batch_size, self.alpha = images, labels, batch_size, alpha
         self.augment, self.erasing, self.views, self.seed, self.epoch = augment, erasing, views, seed, 0
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(labels))
+        self.order = self.rng.permutation(len(images))
 
     def __len__(self) -> int:
-        return math.ceil(len(self.labels) / self.batch_size)
+        return math.ceil(len(self.images) / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         picked = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        images, labels = self.images[picked].astype("float32"), self.labels[picked]
         rng = np.random.default_rng((self.seed, self.epoch, index)) if self.augment or self.views is not None else self.rng
         if self.views is not None:
             copy = rng.integers(len(self.views.images), size=len(picked))
             images, labels = self.views.images[copy, picked].astype("float32"), self.views.targets[copy, picked]
             if self.views.mirrored:
                 images = np.where((rng.random(len(picked)) < 0.5)[:, None, None, None], images[:, :, ::-1], images)
-        elif self.augment:
-            images = augmentation.augment_batch(images, rng, self.erasing)
+        else:
+            images, labels = self.images[picked].astype("float32"), self.labels[picked]
+            if self.augment:
+                images = augmentation.augment_batch(images, rng, self.erasing)
         if not self.alpha:
             return images, labels
         weight = rng.beta(self.alpha, self.alpha, size=len(picked)).astype("float32")
@@ -103,7 +104,7 @@ class TrainingBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
-        self.order = self.rng.permutation(len(self.labels))
+        self.order = self.rng.permutation(len(self.images))
 
 
 def distribution_scope(strategy: str) -> contextlib.AbstractContextManager:

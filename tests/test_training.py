@@ -373,10 +373,11 @@ def test_teacher_copies_train_the_student_on_the_augmented_faces_its_teachers_an
         np.testing.assert_allclose(target, 0.7 * answers + 0.3 * one_hot, atol=1e-5)
     again = training.teacher_targets([trained.model], tiny, 0.7, "flip", copies=2, erasing=0.5, seed=4)
     np.testing.assert_array_equal(again.images, views.images)  # a resumed run's copies are the same
-    batches = training.TrainingBatches(images, one_hot, 16, alpha=0.0, seed=5, augment=True, views=views)
-    faces, targets = batches[0]
+    batches = training.training_feed(images, views.targets, 16, 0.0, 5, True, 0.5, None, views)["x"]  # as train() feeds it
+    assert len(batches) == -(-len(images) // 16) and sorted(batches.order) == list(range(len(images)))  # every face once
+    faces, targets = batches[1]
     mirrored = []
-    for row, face in enumerate(batches.order[:16]):  # each face of the batch is one of its copies, with that copy's target
+    for row, face in enumerate(batches.order[16:32]):  # each face of the batch is one of its copies, with that copy's target
         found = [(copy, flip) for copy in (0, 1) for flip in (False, True)
                  if np.array_equal(faces[row], views.images[copy, face][:, ::-1] if flip else views.images[copy, face])]
         assert found and all(np.allclose(targets[row], views.targets[copy, face]) for copy, _ in found)
