@@ -431,8 +431,8 @@ def train(
     `model_options` go to the architecture (e.g. fer_resnet's widths and blocks); `augment_on` places augmentation
     in the model's Keras layers ("model") or in numpy on the host ("host": for JAX on a GPU); `erasing` is random erasing's
     factor and `mixup` the Beta alpha of mixup (0: off); `targets` replace the train split's one-hot labels
-    (distillation: see teacher_targets; its TeacherViews, made on the host, also replace augmentation); `patience` epochs without a better val_accuracy stop
-    the run (0: the schedule runs to its end); `minutes` fits the run into that much training time (TimeBudget).
+    (distillation: see teacher_targets; its TeacherViews, made on the host, also replace augmentation); `patience`
+    epochs without a better val_accuracy stop the run (0: the schedule runs to its end); `minutes` fits the run into that much training time (TimeBudget).
     `seed` seeds weights, augmentation and shuffles (the dataset's split is already made); a resumed process adds the
     epoch it resumes at, so it draws afresh. The model returned is the best epoch's, in float32 whatever precision
     trained it."""

@@ -383,7 +383,7 @@ def test_teacher_copies_train_the_student_on_the_augmented_faces_its_teachers_an
         assert found and all(np.allclose(targets[row], views.targets[copy, face]) for copy, _ in found)
         mirrored.append(all(flip for _, flip in found))
     assert any(mirrored) and not all(mirrored)
-    small = dict(epochs=1, batch_size=16, model_options=TINY_NETWORK)
+    small = {"epochs": 1, "batch_size": 16, "model_options": TINY_NETWORK}
     run = training.train(tiny, **small, augment_on="host", mixup=0.2, targets=views, output_dir=tmp_path / "student")
     assert np.isfinite(run.history["loss"]).all()
     with pytest.raises(ValueError, match="Teacher views replace augmentation in the host feed"):
