@@ -67,8 +67,9 @@ class TeacherViews:
 class TrainingBatches(keras.utils.PyDataset):
     """Shuffled training batches; with `augment`, each face augmented on the host (augmentation.augment_batch, with
     `erasing`); with `views`, each face is instead one of its augmented copies, drawn at random, with that copy's
-    target (and mirrored half the time where its target allows; `labels` are then not read). With mixup's `alpha` (Zhang et al. 2018), each face
-    is then blended with another of the batch by a Beta(alpha, alpha) weight, and their labels by the same weight.
+    target (and mirrored half the time where its target allows; `labels` are then not read). With mixup's `alpha`
+    (Zhang et al. 2018), each face is then blended with another of the batch by a Beta(alpha, alpha) weight, and their
+    labels by the same weight.
     With `augment` or `views`, each batch draws from its own generator (seeded by seed, epoch and batch), so `workers`
     threads make the same batches in any order."""
 
@@ -432,7 +433,8 @@ def train(
     in the model's Keras layers ("model") or in numpy on the host ("host": for JAX on a GPU); `erasing` is random erasing's
     factor and `mixup` the Beta alpha of mixup (0: off); `targets` replace the train split's one-hot labels
     (distillation: see teacher_targets; its TeacherViews, made on the host, also replace augmentation); `patience`
-    epochs without a better val_accuracy stop the run (0: the schedule runs to its end); `minutes` fits the run into that much training time (TimeBudget).
+    epochs without a better val_accuracy stop the run (0: the schedule runs to its end); `minutes` fits the run into
+    that much training time (TimeBudget).
     `seed` seeds weights, augmentation and shuffles (the dataset's split is already made); a resumed process adds the
     epoch it resumes at, so it draws afresh. The model returned is the best epoch's, in float32 whatever precision
     trained it."""
