@@ -173,21 +173,31 @@ def model_card(metrics: dict, metadata: dict, tflite: bool = True) -> str:
     teachers = metadata.get("teacher_commands") or []
     teacher_line = ("\n- Distilled: trained on a blend of the labels and the mean answers of teachers made by: "
                     + "; ".join(f"`{command}`" for command in teachers) + ".") if teachers else ""
+    tuned = metadata.get("fine_tuned_from") or []
+    seen = metadata.get("validation_trained_on", 0)
+    tuned_line = (f"\n- Fine-tuned: {metadata.get('networks', 1)} network(s) made by "
+                  + "; ".join(f"`{command}`" for command in tuned)
+                  + f", each trained {metadata.get('epochs_run')} epochs more on train plus {seen:,} validation faces.") if tuned else ""
+    val = metadata.get("val_accuracy")
+    val_line = f"{val:.2%}" if val is not None else "not recorded"
+    if seen:
+        val_line = (f"{val_line} on the validation faces it did not train on" if val is not None else
+                    f"none left: it trained on all {seen:,} validation faces, once its recipe had been chosen on them")
     rows = "\n".join(f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {int(v['support'])} |"
                      for name, v in metrics["per_class"].items())
     return f"""# Model card: {metadata.get('architecture')} (shipped)
 
 - Test accuracy on all {metrics['images']:,} FER2013 test images, one plain pass per face: **{metrics['accuracy']:.2%}**
   (macro-F1 {metrics['macro_f1']:.3f}).{tta_line}{copy_line}
-- Validation accuracy (split carved from train, used for model selection): {metadata.get('val_accuracy', float('nan')):.2%}.
+- Validation accuracy (split carved from train, used for model selection): {val_line}.
 - Training: {metadata.get('epochs_run')} epochs in {metadata.get('training_seconds', 0) / 60:.0f} minutes on {metadata.get('hardware', 'unrecorded hardware')}
-  ({metadata.get('precision', 'float32')} training; the saved model is float32).{ensemble_line}{teacher_line}
+  ({metadata.get('precision', 'float32')} training; the saved model is float32).{ensemble_line}{teacher_line}{tuned_line}
 - Input: {metadata.get('preprocessing')}. Classes: {', '.join(metadata.get('classes', []))}.
 - Files: `model.keras` (plain Keras layers: `keras.models.load_model` reads it without this package); `model.json` +
   `model.weights.h5` (the original design's format){tflite_line}.
 - Data fingerprint: `{metadata.get('dataset_fingerprint')}`.
 - Reproduce: `{metadata.get('command')}`, then
-  `saving.ship_model("artifacts/runs/<run-id>/03_training", "artifacts/models/{metadata.get('architecture')}")`
+  `saving.ship_model("artifacts/runs/<run-id>{'' if tuned else '/03_training'}", "artifacts/models/{metadata.get('architecture')}")`
 
 | class | precision | recall | F1 | test images |
 |---|---:|---:|---:|---:|
