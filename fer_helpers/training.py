@@ -641,8 +641,11 @@ def network_metadata(metadata: dict, command: str, val_accuracy: float) -> dict:
 
 
 def check_ensemble_member(metadata: dict, dataset: Dataset, split_seed: int, path: str | Path) -> None:
-    """Refuse a member trained on other data or another validation split: the ensemble's validation score would
-    then include faces that member trained on."""
+    """Refuse a member trained on other data, another validation split or validation faces (fer_helpers.finetuning):
+    the ensemble's validation score would then include faces that member trained on."""
+    if metadata.get("validation_trained_on"):
+        raise ValueError(f"{path} trained on {metadata['validation_trained_on']} validation faces, so its validation "
+                         "score would count faces it learned: use the model it was fine-tuned from")
     found = (metadata.get("dataset_fingerprint"), metadata.get("split_seed"))
     if found != (dataset.fingerprint, split_seed):
         raise ValueError(f"{path} was trained on data {found[0]!r} with validation split seed {found[1]!r}; this run "

@@ -76,6 +76,8 @@ def test_fine_tuning_an_ensemble_trains_each_network_scores_the_faces_left_out_a
         finetuning.main([*args, "--learning-rate", "0.001"])
     with pytest.raises(ValueError, match="give --blocks, --erasing and --mixup 2 values each"):
         finetuning.main([*args[:6], "1", *args[8:]] + ["--run-id", "other"])
+    with pytest.raises(ValueError, match="validation faces, so its validation score would count faces it learned"):
+        finetuning.main([str(path), *args[1:], "--run-id", "again"])  # a fine-tuned model is not fine-tuned again
     card = (saving.ship_model(run_dir, tmp_path / "shipped").parent / "MODEL_CARD.md").read_text()
     assert "Fine-tuned: 2 network(s) made by `first run`, each trained 1 epochs more on train plus" in card
     assert "on the validation faces it did not train on" in card and 'ship_model("artifacts/runs/<run-id>",' in card

@@ -330,6 +330,8 @@ def test_ensemble_members_must_share_data_and_validation_split(tiny):
     for seed, metadata in [(1338, own), (1337, own | {"dataset_fingerprint": "other"}), (1337, {})]:
         with pytest.raises(ValueError, match="member.keras was trained on data .* validation faces may be"):
             training.check_ensemble_member(metadata, tiny, seed, "member.keras")
+    with pytest.raises(ValueError, match="member.keras trained on 1436 validation faces, so its validation score"):
+        training.check_ensemble_member(own | {"validation_trained_on": 1436}, tiny, 1337, "member.keras")
     assert training.member_commands([own, {"command": "third"}]) == ["first", "second", "third"]
 
 
