@@ -7,9 +7,9 @@ on the host and a cosine from `learning_rate` to 0 over the steps. The networks 
 the validation faces not added score each network and the average, and none are left when all are added. Notebook
 03's last steps follow (TFLite copy, test figures, saved model), so `saving.ship_model` ships the run like any other.
 docs/experiments.md has the measurement behind it (`ft_half`, `ft_all`). Each finished network is saved, and a run
-started again with the same arguments goes on from there:
+started again with the same arguments goes on from there. The shipped model was made from the README's model I by:
 
-    python3 -m fer_helpers.finetuning artifacts/models/fer_resnet/model.keras --run-id ft_all --add-validation 1 \
+    python3 -m fer_helpers.finetuning artifacts/runs/I/03_training/model/model.keras --run-id ft_all --add-validation 1 \
         --blocks 2 2 2 1 2 --erasing 0.5 0.5 0.5 0.5 0 --mixup 0.2 0.2 0.2 0.2 0
 """
 
