@@ -75,10 +75,10 @@ def training_faces(dataset: Dataset, add_validation: float, split_seed: int) -> 
     return np.concatenate([x_train, x_val[added]]), np.concatenate([y_train, y_val[added]]), held_out
 
 
-def tuned_networks(model: keras.Model, dataset: Dataset, run_dir: Path, options: dict) -> tuple[list[keras.Model], float]:
-    """Each of model's networks fine-tuned with its own blocks, erasing and mixup, saved in run_dir/networks/i (a
-    network already there is reused); the networks and the minutes spent training them in this process."""
-    x, y, _ = training_faces(dataset, options["add_validation"], options["split_seed"])
+def tuned_networks(model: keras.Model, x: np.ndarray, y: np.ndarray, num_classes: int, run_dir: Path,
+                   options: dict) -> tuple[list[keras.Model], float]:
+    """Each of model's networks fine-tuned on faces x with labels y with its own blocks, erasing and mixup, saved in
+    run_dir/networks/i (a network already there is reused); the networks and the minutes spent training them here."""
     found = models.networks(model)
     recipes = [options[name] for name in ("blocks", "erasing", "mixup")]
     if any(len(values) != len(found) for values in recipes):
@@ -89,7 +89,7 @@ def tuned_networks(model: keras.Model, dataset: Dataset, run_dir: Path, options:
         path = run_dir / "networks" / str(i) / saving.MODEL_FILE
         if not path.exists():
             print(f"Network {i + 1} of {len(found)}: {blocks} block(s) a stage, erasing {erasing}, mixup {mixup}", flush=True)
-            done = fine_tune(network, x, y, dataset.num_classes, blocks=blocks, erasing=erasing, mixup=mixup,
+            done = fine_tune(network, x, y, num_classes, blocks=blocks, erasing=erasing, mixup=mixup,
                              epochs=options["epochs"], learning_rate=options["learning_rate"],
                              batch_size=options["batch_size"], seed=options["seed"] + i)
             atomic_write(path, lambda tmp, done=done: done.save(tmp))
@@ -114,10 +114,10 @@ def run(model_path: str | Path, run_dir: str | Path, options: dict, command: str
     base, base_metadata = saving.load_model(model_path, classes=dataset.classes)
     training.check_ensemble_member(base_metadata, dataset, split_seed, model_path)  # the same validation split
     claim_run_dir(run_dir, options)
-    tuned, minutes = tuned_networks(base, dataset, run_dir, options)
+    x, y, held_out = training_faces(dataset, options["add_validation"], options["split_seed"])
+    tuned, minutes = tuned_networks(base, x, y, dataset.num_classes, run_dir, options)
     model = models.average_ensemble(tuned) if len(tuned) > 1 else tuned[0]
     x_val, y_val = dataset.arrays("val")
-    held_out = training_faces(dataset, options["add_validation"], options["split_seed"])[2]
     flatbuffer = lite.convert(model) if lite.available() else None
     val_accuracy = None
     if len(held_out):
