@@ -108,6 +108,19 @@ def score_table(models: dict[str, keras.Model], images: np.ndarray, labels: np.n
                          for name, model in models.items()}).T
 
 
+def test_report(model: keras.Model, images: np.ndarray, labels: np.ndarray, classes: list[str], tta: str,
+                lite_copy: keras.Model | None = None) -> tuple[dict, np.ndarray]:
+    """The final report: metrics of one plain pass per face, with `tta`'s and the TFLite copy's (if given) accuracy
+    and macro-F1 beside them, never instead; and the plain pass's probabilities."""
+    check_tta(tta)
+    probabilities = predict_probabilities(model, images)
+    result = metrics(labels, probabilities, classes)
+    result["tta"] = {"mode": tta} | headline(labels, predict_probabilities(model, images, tta=tta), classes)
+    if lite_copy is not None:
+        result["tflite"] = headline(labels, predict_probabilities(lite_copy, images), classes)
+    return result, probabilities
+
+
 def confusion_heatmap(result: dict) -> plt.Figure:
     """Seaborn heatmap of the confusion matrix, normalised by row (recall on the diagonal)."""
     matrix = np.array(result["confusion_matrix"], float)

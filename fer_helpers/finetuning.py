@@ -126,13 +126,8 @@ def run(model_path: str | Path, run_dir: str | Path, options: dict, command: str
         print(f"On the {len(held_out)} validation faces not trained on:\n{scores}")
         val_accuracy = float(scores.loc["fine-tuned model", "accuracy"])
     x_test, y_test = dataset.arrays("test")
-    probabilities = evaluation.predict_probabilities(model, x_test)
-    result = evaluation.metrics(y_test, probabilities, dataset.classes)
-    result["tta"] = {"mode": "flip"} | evaluation.headline(
-        y_test, evaluation.predict_probabilities(model, x_test, tta="flip"), dataset.classes)
-    if flatbuffer:
-        result["tflite"] = evaluation.headline(y_test, evaluation.predict_probabilities(lite.LiteModel(flatbuffer), x_test),
-                                               dataset.classes)
+    result, _ = evaluation.test_report(model, x_test, y_test, dataset.classes, "flip",
+                                       lite.LiteModel(flatbuffer) if flatbuffer else None)
     evaluation.save_metrics(result, run_dir / "test_metrics.json")
     plots.save_figure(evaluation.confusion_heatmap(result), run_dir / "confusion_matrix.png")
     metadata = training.class_names_metadata(

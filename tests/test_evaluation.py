@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import read_gray, real_faces, run_cli
-from fer_helpers import config, data, evaluation, inference, synthetic
+from fer_helpers import config, data, evaluation, inference, lite, saving, synthetic
 
 RENAMED = {"happy": "Happiness", "sad": "sadness", "angry": "anger", "surprise": "surprise"}
 PER_CLASS = 12
@@ -133,3 +133,22 @@ def test_cli_evaluate(user_set, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["accuracy"] == summary["accuracy"]
     assert run_cli(["evaluate", str(tmp_path / "nowhere")]) == 2
     assert "No folder at" in capsys.readouterr().err
+
+
+def test_test_report_puts_tta_and_the_tflite_copy_beside_the_plain_pass(fer_dir):
+    path = config.find_model()
+    model = saving.load_model(path)[0]
+    copy = lite.load_beside(path, model, "tflite")
+    faces = [(read_gray(face), label) for label in ("happy", "fear", "surprise")
+             for face in real_faces(fer_dir, "test", label, 10)]
+    images = np.stack([face for face, _ in faces])[..., np.newaxis].astype("float32")
+    classes = saving.read_metadata(path)["classes"]
+    labels = np.array([classes.index(label) for _, label in faces])
+    result, probabilities = evaluation.test_report(model, images, labels, classes, "flip", copy)
+    assert np.allclose(probabilities, model.predict(images, verbose=0), atol=1e-5)
+    assert result == evaluation.metrics(labels, probabilities, classes) | {
+        "tta": {"mode": "flip"} | evaluation.headline(labels, evaluation.predict_probabilities(model, images, tta="flip"), classes),
+        "tflite": evaluation.headline(labels, copy.predict(images), classes)}
+    assert "tflite" not in evaluation.test_report(model, images, labels, classes, "none")[0]
+    with pytest.raises(ValueError, match="flip"):
+        evaluation.test_report(model, images, labels, classes, "mirror")
