@@ -21,6 +21,8 @@ from fer_helpers.files import atomic_write
 if TYPE_CHECKING:  # the command line's evaluate runs a model's TFLite copy without Keras and TensorFlow
     import keras
 
+    from fer_helpers import lite
+
 TTA_MODES = ("none", "flip", "flip+crops")
 TTA_CROP = 2  # pixels cut from each border for the crop views of test-time augmentation
 EVALUATE_BATCH = 256  # faces per classify call when scoring a folder
@@ -109,7 +111,7 @@ def score_table(models: dict[str, keras.Model], images: np.ndarray, labels: np.n
 
 
 def test_report(model: keras.Model, images: np.ndarray, labels: np.ndarray, classes: list[str], tta: str,
-                lite_copy: keras.Model | None = None) -> tuple[dict, np.ndarray]:
+                lite_copy: lite.LiteModel | None = None) -> tuple[dict, np.ndarray]:
     """The final report: metrics of one plain pass per face, with `tta`'s and the TFLite copy's (if given) accuracy
     and macro-F1 beside them, never instead; and the plain pass's probabilities."""
     check_tta(tta)
