@@ -1,4 +1,5 @@
-"""Model architectures by name: the seed CNN of the original design and our faster, more accurate one.
+"""Model architectures by name: the seed CNN of the original design, our more accurate one (fer_resnet) and our
+one for short training budgets (fer_fastnet).
 
 Every model takes raw 0-255 grayscale crops (rescaling lives inside the model) and is plain
 Keras 3 built from Keras's own layers only, so the same code runs on the TensorFlow and JAX backends
@@ -112,6 +113,29 @@ def fer_resnet(
     return compile_model(keras.Model(inputs, outputs, name="fer_resnet"), 1e-3, label_smoothing=0.1)
 
 
+def fer_fastnet(
+    num_classes: int,
+    input_shape: tuple[int, int, int] = INPUT_SHAPE,
+    augmentation: keras.Layer | None = None,
+    widths: tuple[int, ...] = (48, 96, 192, 384),
+    stem: int = 24,
+) -> keras.Model:
+    """Ours for short runs, shaped like the CIFAR-10 speed records' network (airbench): a 2x2 stem, then per stage a
+    convolution at the higher resolution, 2x2 max pooling, BN-ReLU and a conv-BN-ReLU, no shortcuts; global max pooling."""
+    inputs = keras.Input(input_shape, name="face")
+    x = preprocess(inputs, augmentation, standardize=True)
+    x = layers.Conv2D(stem, 2, name="stem")(x)
+    for filters in widths:
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = conv_bn_relu(x, filters)
+    x = layers.GlobalMaxPooling2D()(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="expression", dtype="float32")(x)
+    return compile_model(keras.Model(inputs, outputs, name="fer_fastnet"), 1e-3, label_smoothing=0.1)
+
+
 def networks(model: keras.Model) -> list[keras.Model]:
     """The networks a model runs: the members of an average_ensemble (input, whole models, their Average), else the
     model itself (also one of a user's own that happens to end in an Average of plain layers)."""
@@ -144,7 +168,7 @@ def average_ensemble(models: list[keras.Model], name: str = "ensemble") -> keras
     return keras.Model(inputs, outputs, name=name)
 
 
-ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"seed_cnn": seed_cnn, "fer_resnet": fer_resnet}
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"seed_cnn": seed_cnn, "fer_resnet": fer_resnet, "fer_fastnet": fer_fastnet}
 
 
 def build_model(name: str, num_classes: int, **options) -> keras.Model:

@@ -288,7 +288,8 @@ def budget_note(seconds: float, fits: int, epochs: int, cosine: bool, regularise
             f"{': the cosine schedule is drawn over those' if cosine else ''}.")
     if regularised and fits < SHORT_RUN_EPOCHS:
         note += (" So few epochs under-fit with random erasing and mixup: `erasing=0` and `mixup=0` train a more"
-                 " accurate network in a short budget (docs/experiments.md, \"Smaller networks for the 15-minute target\").")
+                 " accurate network in a short budget, and `architecture=\"fer_fastnet\"` learns more in it than"
+                 " fer_resnet (docs/experiments.md, \"An airbench-shaped network for a 15-minute run\").")
     return note
 
 

@@ -14,6 +14,8 @@ from keras import layers
 
 from fer_helpers import augmentation, data, models, profiling, training
 
+OURS = ("fer_resnet", "fer_fastnet")
+
 
 @pytest.mark.parametrize("name", sorted(models.ARCHITECTURES))
 @pytest.mark.parametrize("num_classes", [7, 8])
@@ -84,17 +86,28 @@ def test_model_card_fields():
     assert 0 < card["latency_1_face_ms"] < card["latency_32_faces_ms"] * 32
 
 
-def test_ours_ignores_image_contrast(fer_dir):
+def test_fastnet_convolves_before_each_pooling_and_costs_half_of_fer_resnet():
+    fast = models.build_model("fer_fastnet", 7)
+    kinds = [type(layer).__name__ for layer in fast.layers]
+    pools = [i for i, kind in enumerate(kinds) if kind == "MaxPooling2D"]
+    assert len(pools) == 4 and all(kinds[i - 1] == "Conv2D" for i in pools)
+    assert "Add" not in kinds and kinds[-2:] == ["GlobalMaxPooling2D", "Dense"]
+    assert 2 * models.multiply_adds(fast) < models.multiply_adds(models.build_model("fer_resnet", 7))  # 116M against 227M
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_ours_ignores_image_contrast(fer_dir, name):
     """FER2013's test images have more contrast than its train images: ours standardises each face."""
     faces = data.load_dataset(fer_dir, limit_per_class=2).arrays("test")[0]
     washed_out = (faces * 0.6 + 40).astype(np.uint8)
-    model = models.build_model("fer_resnet", 7)
+    model = models.build_model(name, 7)
     np.testing.assert_allclose(model.predict(faces, verbose=0), model.predict(washed_out, verbose=0), atol=2e-3)
 
 
-def test_a_saved_model_loads_in_a_fresh_process_without_this_package(fer_dir, tmp_path):
+@pytest.mark.parametrize("name", OURS)
+def test_a_saved_model_loads_in_a_fresh_process_without_this_package(fer_dir, tmp_path, name):
     faces = data.load_dataset(fer_dir, limit_per_class=2).arrays("test")[0]
-    model = models.build_model("fer_resnet", 7, augmentation=augmentation.keras_layers())
+    model = models.build_model(name, 7, augmentation=augmentation.keras_layers())
     model.save(tmp_path / "model.keras")
     np.save(tmp_path / "faces.npy", faces)
     script = ("import sys, keras, numpy as np; m = keras.models.load_model(sys.argv[1]); "

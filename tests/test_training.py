@@ -441,7 +441,7 @@ def test_pace_note_reads_like_a_person_would_say_it():
 def test_a_short_budget_with_erasing_or_mixup_says_what_trains_better_in_it():
     note = training.budget_note(15 * 60, 7, 60, cosine=True, regularised=True)  # notebook 03's recipe, 15 min here
     assert note.startswith("A budget of 15 min fits about 7 of the 60 epochs at this pace: the cosine schedule")
-    assert "`erasing=0` and `mixup=0`" in note
+    assert "`erasing=0` and `mixup=0`" in note and '`architecture="fer_fastnet"`' in note
     quiet = [training.budget_note(15 * 60, 7, 60, cosine=True, regularised=False),  # already without them
              training.budget_note(90 * 60, training.SHORT_RUN_EPOCHS, 60, cosine=True, regularised=True)]  # enough epochs
     assert not any("erasing" in note for note in quiet)
