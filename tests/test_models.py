@@ -12,7 +12,7 @@ import pytest
 from conftest import TINY_NETWORK
 from keras import layers
 
-from fer_helpers import augmentation, data, models, profiling, training
+from fer_helpers import augmentation, data, lite, models, profiling, training
 
 OURS = ("fer_resnet", "fer_fastnet")
 
@@ -93,6 +93,17 @@ def test_fastnet_convolves_before_each_pooling_and_costs_half_of_fer_resnet():
     assert len(pools) == 4 and all(kinds[i - 1] == "Conv2D" for i in pools)
     assert "Add" not in kinds and kinds[-2:] == ["GlobalMaxPooling2D", "Dense"]
     assert 2 * models.multiply_adds(fast) < models.multiply_adds(models.build_model("fer_resnet", 7))  # 116M against 227M
+
+
+def test_fastnet_has_a_tflite_copy_that_gives_its_answers(fer_dir):
+    images, labels = data.load_dataset(fer_dir, limit_per_class=3).arrays("test")
+    keras.utils.set_random_seed(0)
+    model = models.build_model("fer_fastnet", 7)
+    for _ in range(4):  # trained a little, so that its answers differ from face to face
+        model.train_on_batch(images, keras.utils.to_categorical(labels, 7))
+    answers = model.predict(images, verbose=0)
+    copy = lite.LiteModel(lite.convert(model)).predict(images)
+    assert np.abs(copy - answers).max() <= lite.AGREEMENT_TOLERANCE < np.ptp(answers, axis=0).max()
 
 
 @pytest.mark.parametrize("name", OURS)
