@@ -97,6 +97,14 @@ def test_notebook_03_checks_the_models_it_names_before_training(tmp_path):
     assert not (tmp_path / "03_training" / "checkpoints").exists()
 
 
+def test_notebook_03_trains_evaluates_and_saves_fer_fastnet_with_its_tflite_copy(tmp_path):
+    params = CI_PARAMS | {"architecture": "fer_fastnet", "minutes": 15, "erasing": 0, "mixup": 0}  # the README's short recipe
+    pipeline.run_notebook(pipeline.NOTEBOOK_DIR / "03_training.ipynb", params, tmp_path / "03_training")
+    model, metadata = saving.load_model(tmp_path / "03_training" / "model" / saving.MODEL_FILE)
+    assert model.name == metadata["architecture"] == "fer_fastnet"
+    assert (tmp_path / "03_training" / "model" / "model.tflite").exists() and 0 <= metadata["test_accuracy"] <= 1
+
+
 def test_sweep_writes_a_comparison_table_and_goes_on_past_a_failed_run(tmp_path):
     table = pipeline.run_sweep("01", {"limit_per_class": [0, 5]}, {}, tmp_path)
     assert table["status"].tolist() == ["failed", "ok"]
