@@ -113,6 +113,14 @@ def fer_resnet(
     return compile_model(keras.Model(inputs, outputs, name="fer_resnet"), 1e-3, label_smoothing=0.1)
 
 
+def fastnet_stage(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
+    """A 3x3 convolution at the higher resolution, 2x2 max pooling, BN-ReLU, then a conv-BN-ReLU."""
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.BatchNormalization()(x)
+    return conv_bn_relu(layers.Activation("relu")(x), filters)
+
+
 def fer_fastnet(
     num_classes: int,
     input_shape: tuple[int, int, int] = INPUT_SHAPE,
@@ -126,11 +134,7 @@ def fer_fastnet(
     x = preprocess(inputs, augmentation, standardize=True)
     x = layers.Conv2D(stem, 2, name="stem")(x)
     for filters in widths:
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-        x = layers.MaxPooling2D(2)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.Activation("relu")(x)
-        x = conv_bn_relu(x, filters)
+        x = fastnet_stage(x, filters)
     x = layers.GlobalMaxPooling2D()(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="expression", dtype="float32")(x)
     return compile_model(keras.Model(inputs, outputs, name="fer_fastnet"), 1e-3, label_smoothing=0.1)

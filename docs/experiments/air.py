@@ -28,11 +28,7 @@ def airnet(num_classes, input_shape=models.INPUT_SHAPE, augmentation=None, width
     else:
         x = layers.Conv2D(stem, 2, padding="valid", name="stem")(x)
     for filters in widths:
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-        x = layers.MaxPooling2D(2)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.Activation("relu")(x)
-        x = models.conv_bn_relu(x, filters)
+        x = models.fastnet_stage(x, filters)
     x = layers.GlobalMaxPooling2D()(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="expression", dtype="float32")(x)
     return models.compile_model(keras.Model(inputs, outputs, name="airnet"), 1e-3, label_smoothing=label_smoothing)
