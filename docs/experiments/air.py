@@ -34,10 +34,11 @@ def airnet(num_classes, input_shape=models.INPUT_SHAPE, augmentation=None, width
     return models.compile_model(keras.Model(inputs, outputs, name="airnet"), 1e-3, label_smoothing=label_smoothing)
 
 
-def train_and_score(dataset, architecture, run_id, batch_size=128, model_options=None):
-    """The 15-minute run, then its best network's float32 validation accuracy and macro-F1 in score.json."""
+def train_and_score(dataset, architecture, run_id, batch_size=128, model_options=None, seed=1337):
+    """The 15-minute run (`seed`: the train seed), then its best network's float32 validation accuracy and macro-F1 in
+    score.json."""
     run = training.train(dataset, architecture, epochs=60, minutes=15, erasing=0, mixup=0, batch_size=batch_size,
-                         seed=1337, model_options=model_options, output_dir=f"artifacts/runs/{run_id}/checkpoints")
+                         seed=seed, model_options=model_options, output_dir=f"artifacts/runs/{run_id}/checkpoints")
     x_val, y_val = dataset.arrays("val")
     scores = evaluation.score_table({"best": run.model}, x_val, y_val, dataset.classes)
     print(scores)
