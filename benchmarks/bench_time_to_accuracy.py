@@ -1,13 +1,14 @@
-"""Time to accuracy: the seed CNN and ours, each with its default recipe, trained in one run on this
-machine on the full FER2013 train split; minutes of training until validation accuracy first reaches
-55%, 60%, 65.55% (the `fer` package's test accuracy) and 70%, and a plot of accuracy against minutes.
-Validation only (carved from train); the test split is not read.
+"""Time to accuracy: the seed CNN with its recipe, fer_resnet with notebook 03's default recipe and fer_fastnet with
+the README's 15-minute recipe, trained in one run on this machine on the full FER2013 train split; minutes of training
+until validation accuracy first reaches 55%, 60%, 65.55% (the `fer` package's test accuracy) and 70%, and a plot of
+accuracy against minutes. Validation only (carved from train); the test split is not read.
 
     python benchmarks/bench_time_to_accuracy.py [--minutes 100] [--ours-history RUN/checkpoints/history.csv]
                                                 [--seed-history RUN/checkpoints/history.csv]
+                                                [--fast-history RUN/checkpoints/history.csv]
 
---ours-history and --seed-history take a curve from a finished notebook-03 run of that architecture's recipe
-(history.csv records each epoch's training time) instead of training it again; the report says so.
+--ours-history, --seed-history and --fast-history take a curve from a finished notebook-03 run of that architecture's
+recipe (history.csv records each epoch's training time) instead of training it again; the report says so.
 """
 
 import argparse
@@ -29,14 +30,17 @@ TRAINING_PARAMETERS = ("epochs", "batch_size", "learning_rate", "schedule", "aug
 PLOT = DOC.parent / "time_to_accuracy.png"
 # The original design's recipe (Adam 0.0005 is seed_cnn's own), run until early stopping ends it, with the same
 # augmentation as ours but no erasing or mixup.
-SEED_RECIPE = {"schedule": "seed_plateau", "epochs": 60, "patience": 10, "augment": True, "erasing": 0.0, "mixup": 0.0}
+SEED_RECIPE = {"schedule": "seed_plateau", "epochs": 60, "patience": 10, "augment": "full", "erasing": 0.0, "mixup": 0.0}
+# The README's 15-minute recipe, on top of notebook 03's defaults.
+FAST_RECIPE = {"minutes": 15, "augment": "light", "erasing": 0.0, "mixup": 0.0}
 
 
 def recipes() -> dict[str, dict]:
-    """Each architecture's own recipe: the original design's plateau schedule; ours as notebook 03's defaults."""
+    """Each architecture's own recipe: the original design's plateau schedule; fer_resnet as notebook 03's defaults;
+    fer_fastnet as the README's 15-minute command."""
     ours = pipeline.default_parameters("03")
-    return {"seed_cnn": SEED_RECIPE,
-            "fer_resnet": {name: ours[name] for name in TRAINING_PARAMETERS} | {"seed": ours["train_seed"]}}
+    defaults = {name: ours[name] for name in TRAINING_PARAMETERS} | {"seed": ours["train_seed"]}
+    return {"seed_cnn": SEED_RECIPE, "fer_resnet": defaults, "fer_fastnet": defaults | FAST_RECIPE}
 
 
 def train_curve(dataset: data.Dataset, architecture: str, recipe: dict, minutes: float) -> pd.DataFrame:
@@ -88,10 +92,12 @@ def main() -> None:
     parser.add_argument("--ours-history", type=Path, default=None, help="history.csv of a notebook-03 default run")
     parser.add_argument("--seed-history", type=Path, default=None,
                         help="history.csv of a notebook-03 seed_cnn run with schedule seed_plateau")
+    parser.add_argument("--fast-history", type=Path, default=None,
+                        help="history.csv of a notebook-03 fer_fastnet run with the README's 15-minute recipe")
     args = parser.parse_args()
     dataset = data.load_dataset()
     curves, sources, chosen = {}, {}, recipes()
-    histories = {"seed_cnn": args.seed_history, "fer_resnet": args.ours_history}
+    histories = {"seed_cnn": args.seed_history, "fer_resnet": args.ours_history, "fer_fastnet": args.fast_history}
     for name, recipe in chosen.items():
         if histories[name]:
             curves[name], sources[name] = read_curve(histories[name], name, recipe)
@@ -106,16 +112,19 @@ def main() -> None:
                     " from anything else on the machine included.") if any(histories.values()) else ""
     print(table.to_string())
     plot(curves)
-    ours = chosen["fer_resnet"]
+    ours, fast = chosen["fer_resnet"], chosen["fer_fastnet"]
     write_section("time-to-accuracy", f"""## Time to accuracy (`benchmarks/bench_time_to_accuracy.py`)
 
 Minutes of training ({profiling.hardware()}) until validation accuracy (all
 {len(dataset.splits["val"]):,} images carved from train) first reaches each threshold; each architecture with its
-default recipe on all {len(dataset.splits["train"]):,} train images (seed CNN: Adam 0.0005, ReduceLROnPlateau on
-val_loss, at most {SEED_RECIPE['epochs']} epochs, stopped after {SEED_RECIPE['patience']} without a better val_accuracy; ours: notebook 03's defaults, {ours['schedule']} fitted to a {ours['minutes']}-minute budget (at most {ours['epochs']} epochs), random erasing {ours['erasing']} and mixup
-{ours['mixup']}, with fer_resnet's Adam 0.001 and label smoothing 0.1), both with augmentation
-and the default precision. Each trained here gets at most {args.minutes:.0f} minutes.{history_note} 65.55% is the
-`fer` package's test accuracy.
+recipe on all {len(dataset.splits["train"]):,} train images, in the default precision. The seed CNN: Adam 0.0005,
+ReduceLROnPlateau on val_loss, at most {SEED_RECIPE['epochs']} epochs, stopped after {SEED_RECIPE['patience']} without a
+better val_accuracy, full augmentation. fer_resnet: notebook 03's defaults, {ours['schedule']} fitted to a
+{ours['minutes']}-minute budget (at most {ours['epochs']} epochs), full augmentation, random erasing {ours['erasing']}
+and mixup {ours['mixup']}, Adam 0.001 and label smoothing 0.1. fer_fastnet: the README's short recipe, the same but
+fitted to {fast['minutes']} minutes, with {fast['augment']} augmentation (flip and shift) and no erasing or mixup, and a
+stem that whitens 3x3 patches, fitted to the train faces. Each trained here gets at most {args.minutes:.0f}
+minutes.{history_note} 65.55% is the `fer` package's test accuracy.
 
 {markdown_table(table)}
 

@@ -11,6 +11,7 @@ from keras import layers
 from fer_helpers.config import SEED
 
 PLACES = ("model", "host")
+LEVELS = ("full", "light")  # all the transforms below; the flip and shift only (for short runs: docs/experiments.md)
 ROTATION = 0.04  # share of a full turn, either way
 SHIFT = 0.1  # share of the height and width, either way
 ZOOM = 0.1  # share of the size, in or out
@@ -18,13 +19,17 @@ CONTRAST = 0.3  # the contrast factor's range around 1
 ERASED_AREA = (0.02, 0.25)  # share of the face a random-erasing patch covers
 
 
-def keras_layers(seed: int = SEED, erasing: float = 0.0) -> keras.Sequential:
-    """Random flip, small rotation, shift, zoom and contrast, and random erasing of a patch (`erasing`: Keras's
-    factor, about half that share of faces get a patch of 2-25% of the face); active in training only."""
-    steps = [
-        layers.RandomFlip("horizontal", seed=seed),
+def keras_layers(seed: int = SEED, erasing: float = 0.0, level: str = "full") -> keras.Sequential:
+    """Random flip, small rotation, shift, zoom and contrast (`level` "light": the flip and shift only), and random
+    erasing of a patch (`erasing`: Keras's factor, about half that share of faces get a patch of 2-25% of the face);
+    active in training only."""
+    check_level(level)
+    flip = layers.RandomFlip("horizontal", seed=seed)
+    shift = layers.RandomTranslation(SHIFT, SHIFT, fill_mode="nearest", seed=seed)
+    steps = [flip, shift] if level == "light" else [
+        flip,
         layers.RandomRotation(ROTATION, fill_mode="nearest", seed=seed),
-        layers.RandomTranslation(SHIFT, SHIFT, fill_mode="nearest", seed=seed),
+        shift,
         layers.RandomZoom(ZOOM, fill_mode="nearest", seed=seed),
         layers.RandomContrast(CONTRAST, seed=seed),
     ]
@@ -33,24 +38,34 @@ def keras_layers(seed: int = SEED, erasing: float = 0.0) -> keras.Sequential:
     return keras.Sequential(steps, name="augmentation")
 
 
-def augment_batch(images: np.ndarray, rng: np.random.Generator, erasing: float = 0.0) -> np.ndarray:
+def check_level(level: str) -> None:
+    """Refuse an augmentation level that does not exist."""
+    if level not in LEVELS:
+        raise ValueError(f"Unknown augmentation level {level!r}; choose one of {LEVELS}")
+
+
+def augment_batch(images: np.ndarray, rng: np.random.Generator, erasing: float = 0.0, level: str = "full") -> np.ndarray:
     """keras_layers' transforms in numpy for a batch of (n, h, w, 1) faces of 0-255 values: each face flipped or not,
     rotated, shifted and zoomed by one affine warp (bilinear, edges extended), its contrast scaled, and with
-    `erasing` a patch filled with noise, each over the ranges Keras's layers use."""
-    warped = _warp(images[..., 0].astype("float32"), rng)
+    `erasing` a patch filled with noise, each over the ranges Keras's layers use (`level` "light": no rotation, zoom
+    or contrast)."""
+    check_level(level)
+    full = level == "full"
+    warped = _warp(images[..., 0].astype("float32"), rng, ROTATION if full else 0.0, ZOOM if full else 0.0)
     mean = warped.mean(axis=(1, 2), keepdims=True)
-    factor = rng.uniform(1 - CONTRAST, 1 + CONTRAST, (len(images), 1, 1))
+    contrast = CONTRAST if full else 0.0
+    factor = rng.uniform(1 - contrast, 1 + contrast, (len(images), 1, 1))
     faces = np.clip((warped - mean) * factor + mean, 0, 255)
     if erasing:
         faces = _erase(faces, rng, erasing)
     return faces[..., np.newaxis].astype("float32")
 
 
-def _warp(faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _warp(faces: np.ndarray, rng: np.random.Generator, rotation: float, zoom: float) -> np.ndarray:
     """Sample each (h, w) face where a random flip, rotation, shift and zoom of the output grid lands."""
     n, height, width = faces.shape
-    angle = rng.uniform(-ROTATION, ROTATION, n).astype("float32") * 2 * np.pi
-    scale = rng.uniform(1 - ZOOM, 1 + ZOOM, n).astype("float32")
+    angle = rng.uniform(-rotation, rotation, n).astype("float32") * 2 * np.pi
+    scale = rng.uniform(1 - zoom, 1 + zoom, n).astype("float32")
     shift = (rng.uniform(-SHIFT, SHIFT, (n, 2)) * (height, width)).astype("float32")
     flip = np.where(rng.random(n) < 0.5, -1, 1).astype("float32")
     y, x = np.mgrid[:height, :width].astype("float32")

@@ -60,7 +60,7 @@ def fine_tune(network: keras.Model, x: np.ndarray, y: np.ndarray, num_classes: i
         steps = epochs * math.ceil(len(y) / batch_size)
         models.compile_model(copy, keras.optimizers.schedules.CosineDecay(learning_rate, steps), LABEL_SMOOTHING)
     feed = training.TrainingBatches(x, keras.utils.to_categorical(y, num_classes), batch_size, mixup, seed,
-                                    augment=True, erasing=erasing, workers=training.HOST_WORKERS)
+                                    augment="full", erasing=erasing, workers=training.HOST_WORKERS)
     copy.fit(feed, epochs=epochs, verbose=2)
     return trainable_copy(copy, num_classes, blocks, "float32")
 

@@ -8,10 +8,13 @@ and a saved model loads anywhere without this package.
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from fer_helpers.config import IMAGE_SIZE
@@ -22,6 +25,9 @@ SEED_BLOCKS = ((64, 3), (128, 5), (512, 3), (512, 3))  # (filters, kernel size) 
 SEED_DENSE = (256, 512)
 SEED_DROPOUT = 0.25
 STANDARDIZE_EPSILON = (1 / 255) ** 2  # variance floor of per-image standardisation: one grey level
+WHITENING_SIZE = 3  # side of fer_fastnet's whitening stem's filters
+WHITENING_EPSILON = 5e-4  # added to each patch-covariance eigenvalue before the stem scales by 1/sqrt of it
+WHITENING_FACES = 5000  # train faces whose patches fit the stem
 
 
 def preprocess(
@@ -126,18 +132,50 @@ def fer_fastnet(
     input_shape: tuple[int, int, int] = INPUT_SHAPE,
     augmentation: keras.Layer | None = None,
     widths: tuple[int, ...] = (48, 96, 192, 384),
-    stem: int = 24,
+    whitening: np.ndarray | None = None,
 ) -> keras.Model:
-    """Ours for short runs, shaped like the CIFAR-10 speed records' network (airbench): a 2x2 stem, then per stage a
-    convolution at the higher resolution, 2x2 max pooling, BN-ReLU and a conv-BN-ReLU, no shortcuts; global max pooling."""
+    """Ours for short runs, shaped like the CIFAR-10 speed records' network (airbench): a 3x3 stem, frozen to
+    `whitening` (whitening_kernel of the train faces, which training.train passes; None: a learned stem), then per
+    stage a convolution at the higher resolution, 2x2 max pooling, BN-ReLU and a conv-BN-ReLU, no shortcuts; global
+    max pooling."""
     inputs = keras.Input(input_shape, name="face")
     x = preprocess(inputs, augmentation, standardize=True)
-    x = layers.Conv2D(stem, 2, name="stem")(x)
+    stem = layers.Conv2D(2 * WHITENING_SIZE**2, WHITENING_SIZE, use_bias=False, trainable=whitening is None, name="stem")
+    x = stem(x)
+    if whitening is not None:
+        stem.set_weights([whitening])
     for filters in widths:
         x = fastnet_stage(x, filters)
     x = layers.GlobalMaxPooling2D()(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="expression", dtype="float32")(x)
     return compile_model(keras.Model(inputs, outputs, name="fer_fastnet"), 1e-3, label_smoothing=0.1)
+
+
+def whitening_kernel(faces: np.ndarray) -> np.ndarray:
+    """The (3, 3, 1, 18) kernel of fer_fastnet's stem: the eigenvectors of the 3x3 patch covariance of faces
+    standardised as the model does, each scaled by 1/sqrt(eigenvalue + WHITENING_EPSILON), and their negatives
+    (airbench's whitening), from up to WHITENING_FACES of `faces` ((n, h, w, 1), 0-255), evenly spaced through them."""
+    if len(faces) == 0:
+        raise ValueError("The whitening stem needs at least one train face")
+    sample = faces[:: max(1, len(faces) // WHITENING_FACES)][:WHITENING_FACES, :, :, 0].astype("float64") / 255
+    sample = (sample - sample.mean(axis=(1, 2), keepdims=True)) / np.sqrt(
+        sample.var(axis=(1, 2), keepdims=True) + STANDARDIZE_EPSILON)
+    covariance, count = np.zeros((WHITENING_SIZE**2,) * 2), 0
+    for chunk in np.array_split(sample, math.ceil(len(sample) / 500)):  # 500 faces' patches at a time: ~80 MB
+        patches = np.lib.stride_tricks.sliding_window_view(chunk, (WHITENING_SIZE,) * 2, axis=(1, 2))
+        patches = patches.reshape(-1, WHITENING_SIZE**2)
+        covariance, count = covariance + patches.T @ patches, count + len(patches)
+    values, vectors = np.linalg.eigh(covariance / count)
+    scaled = (vectors / np.sqrt(values + WHITENING_EPSILON)).T  # row i: eigenvector i, scaled
+    kernel = scaled.reshape(-1, WHITENING_SIZE, WHITENING_SIZE).transpose(1, 2, 0)[:, :, np.newaxis, :]
+    return np.concatenate([kernel, -kernel], axis=-1).astype("float32")
+
+
+def fitted_options(name: str, faces: np.ndarray) -> dict:
+    """The options an architecture takes from the train faces: whitening_kernel for one with a `whitening` option."""
+    builder = ARCHITECTURES.get(name)
+    takes_whitening = builder is not None and "whitening" in inspect.signature(builder).parameters
+    return {"whitening": whitening_kernel(faces)} if takes_whitening else {}
 
 
 def networks(model: keras.Model) -> list[keras.Model]:

@@ -24,7 +24,7 @@ from fer_helpers import augmentation, evaluation, profiling, saving
 from fer_helpers.config import SEED
 from fer_helpers.data import Dataset, check_number
 from fer_helpers.files import atomic_write
-from fer_helpers.models import build_model, networks
+from fer_helpers.models import build_model, fitted_options, networks
 
 BEST_FILE = "best.keras"
 HISTORY_FILE = "history.csv"
@@ -33,6 +33,7 @@ BACKUP_METADATA = "training_metadata.json"  # where BackupAndRestore records the
 RUN_FILE = "run.json"  # a run's settings, and whether it finished: resuming or rerunning it needs the same settings
 SEED_PLATEAU = {"monitor": "val_loss", "mode": "min", "factor": 0.1, "patience": 2, "min_lr": 1e-5}  # the original design
 SCHEDULES = ("cosine", "plateau", "seed_plateau", "constant")
+AUGMENT = (*augmentation.LEVELS, "none")  # train()'s `augment`
 STRATEGIES = ("single", "mirrored", "multiworker")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 HOST_WORKERS = min(8, os.cpu_count() or 1)  # threads making augmented batches on the host (augment_on="host")
@@ -65,16 +66,16 @@ class TeacherViews:
 
 
 class TrainingBatches(keras.utils.PyDataset):
-    """Shuffled training batches; with `augment`, each face augmented on the host (augmentation.augment_batch, with
-    `erasing`); with `views`, each face is instead one of its augmented copies, drawn at random, with that copy's
+    """Shuffled training batches; with an `augment` level other than "none", each face augmented on the host
+    (augmentation.augment_batch, with `erasing`); with `views`, each face is instead one of its augmented copies, drawn at random, with that copy's
     target (and mirrored half the time where its target allows; `labels` are then not read). With mixup's `alpha`
     (Zhang et al. 2018), each face is then blended with another of the batch by a Beta(alpha, alpha) weight, and their
     labels by the same weight.
-    With `augment` or `views`, each batch draws from its own generator (seeded by seed, epoch and batch), so `workers`
+    With augmentation or `views`, each batch draws from its own generator (seeded by seed, epoch and batch), so `workers`
     threads make the same batches in any order."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, alpha: float, seed: int,
-                 augment: bool = False, erasing: float = 0.0, workers: int = 1, views: TeacherViews | None = None) -> None:
+                 augment: str = "none", erasing: float = 0.0, workers: int = 1, views: TeacherViews | None = None) -> None:
         super().__init__(workers=workers)
         self.images, self.labels, self.batch_size, self.alpha = images, labels, batch_size, alpha
         self.augment, self.erasing, self.views, self.seed, self.epoch = augment, erasing, views, seed, 0
@@ -86,7 +87,8 @@ class TrainingBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         picked = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        rng = np.random.default_rng((self.seed, self.epoch, index)) if self.augment or self.views is not None else self.rng
+        drawn = self.augment != "none" or self.views is not None
+        rng = np.random.default_rng((self.seed, self.epoch, index)) if drawn else self.rng
         if self.views is not None:
             copy = rng.integers(len(self.views.images), size=len(picked))
             images, labels = self.views.images[copy, picked].astype("float32"), self.views.targets[copy, picked]
@@ -94,8 +96,8 @@ class TrainingBatches(keras.utils.PyDataset):
                 images = np.where((rng.random(len(picked)) < 0.5)[:, None, None, None], images[:, :, ::-1], images)
         else:
             images, labels = self.images[picked].astype("float32"), self.labels[picked]
-            if self.augment:
-                images = augmentation.augment_batch(images, rng, self.erasing)
+            if self.augment != "none":
+                images = augmentation.augment_batch(images, rng, self.erasing, self.augment)
         if not self.alpha:
             return images, labels
         weight = rng.beta(self.alpha, self.alpha, size=len(picked)).astype("float32")
@@ -288,8 +290,8 @@ def budget_note(seconds: float, fits: int, epochs: int, cosine: bool, regularise
             f"{': the cosine schedule is drawn over those' if cosine else ''}.")
     if regularised and fits < SHORT_RUN_EPOCHS:
         note += (" So few epochs under-fit with random erasing and mixup: `erasing=0` and `mixup=0` train a more"
-                 " accurate network in a short budget, and `architecture=\"fer_fastnet\"` learns more in it than"
-                 " fer_resnet (docs/experiments.md, \"An airbench-shaped network for a 15-minute run\").")
+                 " accurate network in a short budget, and `architecture=\"fer_fastnet\"` with `augment=\"light\"`"
+                 " learns more in it than fer_resnet (docs/experiments.md, \"An airbench-shaped network for a 15-minute run\").")
     return note
 
 
@@ -384,23 +386,24 @@ def callbacks(
     return [*found, notes]  # last: after the live plot, which clears the cell's output each epoch
 
 
-def augments_on_host(augment: bool, augment_on: str, mixup: float, class_weights: dict | None, strategy: str) -> bool:
+def augments_on_host(augment: str, augment_on: str, mixup: float, class_weights: dict | None, strategy: str) -> bool:
     """Whether augmentation runs in numpy on the host; refuses settings train() cannot combine."""
     if augment_on not in augmentation.PLACES:
         raise ValueError(f"Unknown augment_on {augment_on!r}; choose one of {augmentation.PLACES}")
-    on_host = augment and augment_on == "host"
+    on_host = augment != "none" and augment_on == "host"
     if (mixup or on_host) and (class_weights or strategy != "single"):
         raise ValueError("mixup and host augmentation work with single-device training and no class weights")
     return on_host
 
 
 def training_feed(x_train: np.ndarray, y_fit: np.ndarray, batch_size: int, mixup: float, seed: int, on_host: bool,
-                  erasing: float, class_weights: dict[int, float] | None, views: TeacherViews | None = None) -> dict:
+                  augment: str, erasing: float, class_weights: dict[int, float] | None,
+                  views: TeacherViews | None = None) -> dict:
     """model.fit's training inputs: batches made on the host for mixup, host augmentation or views, else the arrays."""
     if mixup or on_host:
         workers = HOST_WORKERS if on_host else 1  # threads: augmentation in numpy must keep up with a GPU
-        return dict(x=TrainingBatches(x_train, y_fit, batch_size, mixup, seed, augment=on_host, erasing=erasing,
-                                      workers=workers, views=views))
+        return dict(x=TrainingBatches(x_train, y_fit, batch_size, mixup, seed, augment=augment if on_host else "none",
+                                      erasing=erasing, workers=workers, views=views))
     return dict(x=x_train, y=y_fit, batch_size=batch_size, class_weight=class_weights, shuffle=True)
 
 
@@ -412,7 +415,7 @@ def train(
     batch_size: int = 128,
     learning_rate: float | None = None,
     schedule: str = "cosine",
-    augment: bool = True,
+    augment: str = "full",
     augment_on: str = "model",
     erasing: float = 0.0,
     mixup: float = 0.0,
@@ -431,7 +434,8 @@ def train(
     """Train on dataset's train split, select on val; resumes from the last finished epoch in output_dir, reuses a
     finished run there without training, and refuses a folder that holds a run with other settings.
     `model_options` go to the architecture (e.g. fer_resnet's widths and blocks); `augment_on` places augmentation
-    in the model's Keras layers ("model") or in numpy on the host ("host": for JAX on a GPU); `erasing` is random erasing's
+    in the model's Keras layers ("model") or in numpy on the host ("host": for JAX on a GPU), with all its transforms
+    (`augment` "full"), the flip and shift only ("light": better in a short run) or none ("none"); `erasing` is random erasing's
     factor and `mixup` the Beta alpha of mixup (0: off); `targets` replace the train split's one-hot labels
     (distillation: see teacher_targets; its TeacherViews, made on the host, also replace augmentation); `patience`
     epochs without a better val_accuracy stop the run (0: the schedule runs to its end); `minutes` fits the run into
@@ -439,7 +443,7 @@ def train(
     `seed` seeds weights, augmentation and shuffles (the dataset's split is already made); a resumed process adds the
     epoch it resumes at, so it draws afresh. The model returned is the best epoch's, in float32 whatever precision
     trained it."""
-    check_settings(epochs, batch_size, learning_rate, schedule, erasing, mixup, patience, minutes)
+    check_settings(epochs, batch_size, learning_rate, schedule, erasing, mixup, patience, minutes, augment)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     draws = seed + resumed_at(output_dir)  # a resumed process must not replay epoch 0's shuffle, augmentation and dropout
@@ -450,9 +454,11 @@ def train(
         x_train, y_train = whole_batches(x_train, y_train, batch_size, seed)
         x_val, y_val = whole_batches(x_val, y_val, batch_size, seed)
     on_host = augments_on_host(augment, augment_on, mixup, class_weights, strategy)
+    options = {**fitted_options(architecture, x_train), **(model_options or {})}  # the user's own come last
     build = lambda: build_model(architecture, dataset.num_classes,  # noqa: E731
-                                augmentation=augmentation.keras_layers(draws, erasing) if augment and not on_host else None,
-                                **(model_options or {}))
+                                augmentation=(augmentation.keras_layers(draws, erasing, augment)
+                                              if augment != "none" and not on_host else None),
+                                **options)
     with distribution_scope(strategy), dtype_policy(resolve_precision(precision)):
         model = build()
         learning_rate = learning_rate or float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))  # None: its own
@@ -475,7 +481,7 @@ def train(
         print(f"{output_dir} holds this run, finished: its best checkpoint is used, nothing is trained")
     else:
         model.fit(
-            **training_feed(x_train, y_fit, batch_size, mixup, draws, on_host, erasing, class_weights, views),
+            **training_feed(x_train, y_fit, batch_size, mixup, draws, on_host, augment, erasing, class_weights, views),
             validation_data=(x_val, keras.utils.to_categorical(y_val, dataset.num_classes)),
             epochs=epochs,
             callbacks=callbacks(output_dir, schedule, learning_rate, epochs, patience, live_plot, minutes,
@@ -492,7 +498,7 @@ def train(
 
 
 def check_settings(epochs: int, batch_size: int, learning_rate: float | None, schedule: str, erasing: float,
-                   mixup: float, patience: int, minutes: float | None = None) -> None:
+                   mixup: float, patience: int, minutes: float | None = None, augment: str = "full") -> None:
     """Refuse settings train() cannot use before anything is written to the run's folder: a run file recorded with
     a misspelt schedule would make the corrected rerun "another run", and epochs=0 would save an untrained model."""
     check_number("epochs", epochs, 1, whole=True)
@@ -506,12 +512,15 @@ def check_settings(epochs: int, batch_size: int, learning_rate: float | None, sc
         check_number("minutes", minutes, 0, above=True)  # None: no time budget
     if schedule not in SCHEDULES:
         raise ValueError(f"Unknown schedule {schedule!r}; choose one of {SCHEDULES}")
+    if augment not in AUGMENT:
+        raise ValueError(f"Unknown augment {augment!r}; choose one of {AUGMENT}")
 
 
 def check_views(views: TeacherViews, x_train: np.ndarray, on_host: bool) -> None:
     """Refuse teacher views that are not copies of these train faces, or that the feed cannot draw from."""
     if not on_host:
-        raise ValueError("Teacher views replace augmentation in the host feed: train with augment=True and augment_on='host'")
+        raise ValueError("Teacher views replace augmentation in the host feed: train with augment_on='host' and an "
+                         "augment other than 'none'")
     if views.images.shape[1:] != x_train.shape or views.targets.shape[:2] != views.images.shape[:2]:
         raise ValueError(f"Teacher views must be copies of the {x_train.shape} train faces with one target each, not "
                          f"{views.images.shape} faces and {views.targets.shape} targets")

@@ -49,6 +49,24 @@ def test_host_warp_with_no_range_returns_each_face_or_its_mirror_exactly(faces, 
     assert (same | mirrored).all() and 0.3 < mirrored.mean() < 0.7
 
 
+def test_light_augmentation_only_flips_and_shifts(faces, monkeypatch):
+    assert [type(layer).__name__ for layer in augmentation.keras_layers(level="light").layers] == ["RandomFlip",
+                                                                                                  "RandomTranslation"]
+    monkeypatch.setattr(augmentation, "SHIFT", 0.0)  # rotation, zoom and contrast keep their ranges
+    for level, kept in (("light", True), ("full", False)):
+        out = augmentation.augment_batch(faces, np.random.default_rng(3), level=level)
+        same = np.isclose(out, faces, atol=1e-3).all(axis=(1, 2, 3))
+        mirrored = np.isclose(out, faces[:, :, ::-1], atol=1e-3).all(axis=(1, 2, 3))
+        assert (same | mirrored).all() if kept else not (same | mirrored).any(), level
+
+
+def test_an_unknown_augmentation_level_is_refused_before_training():
+    with pytest.raises(ValueError, match=r"Unknown augmentation level 'heavy'; choose one of \('full', 'light'\)"):
+        augmentation.keras_layers(level="heavy")
+    with pytest.raises(ValueError, match=r"Unknown augment True; choose one of \('full', 'light', 'none'\)"):
+        training.check_settings(1, 8, None, "cosine", 0.0, 0.0, 0, augment=True)  # the old spelling of "full"
+
+
 def test_host_erasing_fills_one_small_patch_in_about_a_quarter_of_the_faces(faces):
     plain = augmentation.augment_batch(faces, np.random.default_rng(4))
     erased = augmentation.augment_batch(faces, np.random.default_rng(4), erasing=0.5)  # the same draws, then erasing
@@ -63,7 +81,7 @@ def test_host_erasing_fills_one_small_patch_in_about_a_quarter_of_the_faces(face
 
 def test_training_batches_augment_on_the_host_and_keep_one_hot_labels(faces):
     one_hot = keras.utils.to_categorical(np.arange(len(faces)) % 7, 7)
-    batches = training.TrainingBatches(faces, one_hot, batch_size=32, alpha=0.0, seed=5, augment=True, erasing=0.5)
+    batches = training.TrainingBatches(faces, one_hot, batch_size=32, alpha=0.0, seed=5, augment="full", erasing=0.5)
     images, labels = batches[0]
     picked = batches.order[:32]
     np.testing.assert_array_equal(labels, one_hot[picked])
@@ -72,7 +90,7 @@ def test_training_batches_augment_on_the_host_and_keep_one_hot_labels(faces):
 
 def test_host_batches_are_the_same_in_any_order_so_worker_threads_cannot_change_a_run(faces):
     one_hot = keras.utils.to_categorical(np.arange(len(faces)) % 7, 7)
-    in_order, backwards = (training.TrainingBatches(faces, one_hot, 16, alpha=0.2, seed=5, augment=True, erasing=0.5,
+    in_order, backwards = (training.TrainingBatches(faces, one_hot, 16, alpha=0.2, seed=5, augment="full", erasing=0.5,
                                                     workers=4) for _ in range(2))
     first = [in_order[index] for index in range(3)]
     for index in (2, 1, 0, 2):  # asked for out of order, twice: as threads may

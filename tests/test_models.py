@@ -95,6 +95,27 @@ def test_fastnet_convolves_before_each_pooling_and_costs_about_half_of_fer_resne
     assert models.multiply_adds(fast) < 0.55 * models.multiply_adds(models.build_model("fer_resnet", 7))  # 116M against 227M
 
 
+def test_fastnet_stem_fitted_to_train_faces_whitens_the_patches_of_test_faces(fer_dir):
+    dataset = data.load_dataset(fer_dir, limit_per_class=40)
+    model = models.build_model("fer_fastnet", 7, whitening=models.whitening_kernel(dataset.arrays("train")[0]))
+    stem = model.get_layer("stem")
+    assert not stem.trainable and not stem.trainable_weights
+    maps = keras.Model(model.input, stem.output).predict(dataset.arrays("test")[0], verbose=0)
+    np.testing.assert_array_equal(maps[..., 9:], -maps[..., :9])  # each filter and its negative
+    patches = maps[..., :9].reshape(-1, 9)
+    covariance = patches.T @ patches / len(patches)  # of raw 3x3 patches: correlations up to 0.91 here
+    assert np.abs(covariance - np.diag(np.diag(covariance))).max() < 0.05  # 0.014 here
+    assert 0.8 < np.diag(covariance).min() and np.diag(covariance).max() < 1.05  # 0.89-1.00 here
+
+
+def test_only_an_architecture_with_a_whitening_stem_is_fitted_to_the_train_faces(fer_dir):
+    faces = data.load_dataset(fer_dir, limit_per_class=2).arrays("train")[0]
+    assert models.fitted_options("fer_resnet", faces) == {} == models.fitted_options("no_such_network", faces)
+    assert models.fitted_options("fer_fastnet", faces)["whitening"].shape == (3, 3, 1, 18)
+    with pytest.raises(ValueError, match="at least one train face"):
+        models.whitening_kernel(faces[:0])
+
+
 def test_fastnet_has_a_tflite_copy_that_gives_its_answers(fer_dir):
     images, labels = data.load_dataset(fer_dir, limit_per_class=3).arrays("test")
     keras.utils.set_random_seed(0)

@@ -97,11 +97,15 @@ def test_notebook_03_checks_the_models_it_names_before_training(tmp_path):
     assert not (tmp_path / "03_training" / "checkpoints").exists()
 
 
-def test_notebook_03_trains_evaluates_and_saves_fer_fastnet_with_its_tflite_copy(tmp_path):
-    params = CI_PARAMS | {"architecture": "fer_fastnet", "minutes": 15, "erasing": 0, "mixup": 0}  # the README's short recipe
+def test_notebook_03_trains_evaluates_and_saves_fer_fastnet_with_its_tflite_copy(fer_dir, tmp_path):
+    params = CI_PARAMS | {"architecture": "fer_fastnet", "minutes": 15, "augment": "light", "erasing": 0, "mixup": 0}  # README's
     pipeline.run_notebook(pipeline.NOTEBOOK_DIR / "03_training.ipynb", params, tmp_path / "03_training")
     model, metadata = saving.load_model(tmp_path / "03_training" / "model" / saving.MODEL_FILE)
     assert model.name == metadata["architecture"] == "fer_fastnet"
+    train_faces = data.load_dataset(fer_dir, limit_per_class=params["limit_per_class"]).arrays("train")[0]
+    stem = model.get_layer("stem")  # fitted to the notebook's train faces, and left as it was by training
+    assert not stem.trainable
+    np.testing.assert_array_equal(stem.get_weights()[0], models.whitening_kernel(train_faces))
     assert (tmp_path / "03_training" / "model" / "model.tflite").exists() and 0 <= metadata["test_accuracy"] <= 1
 
 
@@ -114,7 +118,7 @@ def test_sweep_writes_a_comparison_table_and_goes_on_past_a_failed_run(tmp_path)
 
 
 def test_recorded_command_gives_back_the_same_parameters_through_a_shell():
-    params = {"architecture": "fer_resnet", "learning_rate": None, "augment": True, "mixup": 0.2,
+    params = {"architecture": "fer_resnet", "learning_rate": None, "augment": "full", "mixup": 0.2,
               "ensemble_with": ["../artifacts/runs/a b/model.keras", "x.keras"]}
     words = shlex.split(pipeline.command_for("03", params))
     assert words[:5] == ["python3", "-m", "fer_helpers.pipeline", "--only", "03"]
@@ -147,5 +151,5 @@ def test_default_parameters_are_the_parameters_cell_as_python_values():
         found = papermill.inspect_notebook(str(notebook))
         assert pipeline.parameters_cell(notebook) == {name: ast.literal_eval(value["default"]) for name, value in found.items()}
     defaults = pipeline.default_parameters("03")
-    assert defaults["learning_rate"] is None and defaults["ensemble_with"] == [] and defaults["augment"] is True
+    assert defaults["learning_rate"] is None and defaults["ensemble_with"] == [] and defaults["augment"] == "full"
     assert isinstance(defaults["epochs"], int) and isinstance(defaults["mixup"], float)

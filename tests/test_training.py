@@ -317,7 +317,7 @@ def test_mixup_and_erasing_train_and_refuse_what_they_cannot_do(tiny, tmp_path):
 
 
 def test_patience_stops_a_run_that_stops_improving_and_zero_runs_the_schedule_to_its_end(tiny, tmp_path):
-    frozen = dict(epochs=4, batch_size=16, schedule="constant", learning_rate=1e-12, augment=False,
+    frozen = dict(epochs=4, batch_size=16, schedule="constant", learning_rate=1e-12, augment="none",
                   model_options=TINY_NETWORK)  # val_accuracy cannot improve
     assert len(training.train(tiny, **frozen, patience=1, output_dir=tmp_path / "one").history) == 2
     assert len(training.train(tiny, **frozen, patience=0, output_dir=tmp_path / "zero").history) == 4
@@ -375,7 +375,7 @@ def test_teacher_copies_train_the_student_on_the_augmented_faces_its_teachers_an
         np.testing.assert_allclose(target, 0.7 * answers + 0.3 * one_hot, atol=1e-5)
     again = training.teacher_targets([trained.model], tiny, 0.7, "flip", copies=2, erasing=0.5, seed=4)
     np.testing.assert_array_equal(again.images, views.images)  # a resumed run's copies are the same
-    batches = training.training_feed(images, views.targets, 16, 0.0, 5, True, 0.5, None, views)["x"]  # as train() feeds it
+    batches = training.training_feed(images, views.targets, 16, 0.0, 5, True, "full", 0.5, None, views)["x"]  # as train() feeds it
     assert len(batches) == -(-len(images) // 16) and sorted(batches.order) == list(range(len(images)))  # every face once
     faces, targets = batches[1]
     mirrored = []
@@ -398,7 +398,7 @@ def test_teacher_copies_train_the_student_on_the_augmented_faces_its_teachers_an
 
 
 def test_a_time_budget_ends_the_run_in_time_with_its_cosine_schedule_run_down(tiny, tmp_path):
-    small = {"epochs": 200, "batch_size": 16, "patience": 0, "augment": False, "model_options": TINY_NETWORK}
+    small = {"epochs": 200, "batch_size": 16, "patience": 0, "augment": "none", "model_options": TINY_NETWORK}
     budget = 25 / 60  # 25 s: the first epoch compiles (8 s here), then dozens of epochs of 56 faces, far fewer than 200
     run = training.train(tiny, **small, minutes=budget, output_dir=tmp_path / "budget")
     history, epoch_seconds = run.history, run.history["elapsed_seconds"].diff().median()
@@ -441,7 +441,7 @@ def test_pace_note_reads_like_a_person_would_say_it():
 def test_a_short_budget_with_erasing_or_mixup_says_what_trains_better_in_it():
     note = training.budget_note(15 * 60, 7, 60, cosine=True, regularised=True)  # notebook 03's recipe, 15 min here
     assert note.startswith("A budget of 15 min fits about 7 of the 60 epochs at this pace: the cosine schedule")
-    assert "`erasing=0` and `mixup=0`" in note and '`architecture="fer_fastnet"`' in note
+    assert "`erasing=0` and `mixup=0`" in note and '`architecture="fer_fastnet"` with `augment="light"`' in note
     quiet = [training.budget_note(15 * 60, 7, 60, cosine=True, regularised=False),  # already without them
              training.budget_note(90 * 60, training.SHORT_RUN_EPOCHS, 60, cosine=True, regularised=True)]  # enough epochs
     assert not any("erasing" in note for note in quiet)
