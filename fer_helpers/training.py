@@ -67,12 +67,13 @@ class TeacherViews:
 
 class TrainingBatches(keras.utils.PyDataset):
     """Shuffled training batches; with an `augment` level other than "none", each face augmented on the host
-    (augmentation.augment_batch, with `erasing`); with `views`, each face is instead one of its augmented copies, drawn at random, with that copy's
-    target (and mirrored half the time where its target allows; `labels` are then not read). With mixup's `alpha`
+    (augmentation.augment_batch, with `erasing`); with `views`, each face is instead one of its augmented copies,
+    drawn at random, with that copy's target (and mirrored half the time where its target allows; `labels` are then
+    not read). With mixup's `alpha`
     (Zhang et al. 2018), each face is then blended with another of the batch by a Beta(alpha, alpha) weight, and their
     labels by the same weight.
-    With augmentation or `views`, each batch draws from its own generator (seeded by seed, epoch and batch), so `workers`
-    threads make the same batches in any order."""
+    With augmentation or `views`, each batch draws from its own generator (seeded by seed, epoch and batch), so
+    `workers` threads make the same batches in any order."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, alpha: float, seed: int,
                  augment: str = "none", erasing: float = 0.0, workers: int = 1, views: TeacherViews | None = None) -> None:
@@ -433,10 +434,11 @@ def train(
 ) -> TrainResult:
     """Train on dataset's train split, select on val; resumes from the last finished epoch in output_dir, reuses a
     finished run there without training, and refuses a folder that holds a run with other settings.
-    `model_options` go to the architecture (e.g. fer_resnet's widths and blocks); `augment_on` places augmentation
-    in the model's Keras layers ("model") or in numpy on the host ("host": for JAX on a GPU), with all its transforms
-    (`augment` "full"), the flip and shift only ("light": better in a short run) or none ("none"); `erasing` is random erasing's
-    factor and `mixup` the Beta alpha of mixup (0: off); `targets` replace the train split's one-hot labels
+    `model_options` go to the architecture (e.g. fer_resnet's widths and blocks; one with a `whitening` option gets
+    the train faces' whitening_kernel unless they set it); `augment` is "full" (all the transforms), "light" (the
+    flip and shift only: better in a short run) or "none"; `augment_on` places augmentation in the model's Keras
+    layers ("model") or in numpy on the host ("host": for JAX on a GPU); `erasing` is random erasing's factor and
+    `mixup` the Beta alpha of mixup (0: off); `targets` replace the train split's one-hot labels
     (distillation: see teacher_targets; its TeacherViews, made on the host, also replace augmentation); `patience`
     epochs without a better val_accuracy stop the run (0: the schedule runs to its end); `minutes` fits the run into
     that much training time (TimeBudget).
