@@ -588,11 +588,12 @@ def _digest(array: np.ndarray) -> str:
 
 
 def teacher_targets(teachers: list[keras.Model], dataset: Dataset, teacher_weight: float, tta: str = "none",
-                    copies: int = 0, erasing: float = 0.0, seed: int = SEED) -> np.ndarray | TeacherViews:
+                    copies: int = 0, erasing: float = 0.0, seed: int = SEED, augment: str = "full") -> np.ndarray | TeacherViews:
     """Training targets for distillation: the teachers' mean class probabilities for each train face, blended
     with its one-hot label (`teacher_weight` the teachers' share), averaged over `tta`'s views as
     evaluation.predict_probabilities takes them. The teachers answer once, on the unaugmented faces; or, with `copies`,
-    on that many augmented copies of each face (augmentation.augment_batch with `erasing`, drawn from `seed`), which
+    on that many augmented copies of each face (augmentation.augment_batch at level `augment`, with `erasing`, drawn
+    from `seed`), which
     the student then trains on, so that it learns its teachers' answers on the very faces it sees (Beyer et al. 2022,
     "consistent teaching"). A teacher that is an ensemble adds its networks, so each network weighs the same (as in
     models.average_ensemble)."""
@@ -600,6 +601,8 @@ def teacher_targets(teachers: list[keras.Model], dataset: Dataset, teacher_weigh
         raise ValueError(f"Distillation needs one or more teachers and a teacher_weight between 0 and 1, not "
                          f"{len(teachers)} teachers and {teacher_weight}")
     check_number("copies", copies, 0, whole=True)
+    if copies and augment not in augmentation.LEVELS:
+        raise ValueError(f"Teacher copies are augmented faces: augment must be one of {augmentation.LEVELS}, not {augment!r}")
     evaluation.check_tta(tta)
     images, labels = dataset.arrays("train")
     one_hot = keras.utils.to_categorical(labels, dataset.num_classes)
@@ -614,7 +617,8 @@ def teacher_targets(teachers: list[keras.Model], dataset: Dataset, teacher_weigh
     if not copies:
         return blended(images)
     rng = np.random.default_rng(seed)
-    faces = np.stack([np.rint(augmentation.augment_batch(images, rng, erasing)).astype("uint8") for _ in range(copies)])
+    faces = np.stack([np.rint(augmentation.augment_batch(images, rng, erasing, augment)).astype("uint8")
+                      for _ in range(copies)])
     return TeacherViews(faces, np.stack([blended(copy) for copy in faces]), mirrored=tta != "none")
 
 

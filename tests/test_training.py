@@ -14,6 +14,7 @@ import pytest
 from conftest import TINY_NETWORK
 
 from fer_helpers import (
+    augmentation,
     data,
     evaluation,
     files,
@@ -395,6 +396,11 @@ def test_teacher_copies_train_the_student_on_the_augmented_faces_its_teachers_an
         training.train(tiny, **small, augment_on="host", targets=cut, output_dir=tmp_path / "cut")
     with pytest.raises(ValueError, match="copies must be a whole number"):
         training.teacher_targets([trained.model], tiny, 0.7, copies=1.5)
+    light = training.teacher_targets([trained.model], tiny, 0.7, copies=1, seed=4, augment="light")  # as the run augments
+    made = augmentation.augment_batch(images, np.random.default_rng(4), 0.0, "light")
+    np.testing.assert_array_equal(light.images[0], np.rint(made).astype("uint8"))
+    with pytest.raises(ValueError, match=r"augment must be one of \('full', 'light'\), not 'none'"):
+        training.teacher_targets([trained.model], tiny, 0.7, copies=1, augment="none")
 
 
 def test_a_time_budget_ends_the_run_in_time_with_its_cosine_schedule_run_down(tiny, tmp_path):
