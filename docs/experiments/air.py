@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import keras
-import numpy as np
 from keras import layers
 
 from fer_helpers import data, evaluation, models, training
@@ -17,16 +16,10 @@ from fer_helpers import data, evaluation, models, training
 
 def airnet(num_classes, input_shape=models.INPUT_SHAPE, augmentation=None, widths=(48, 96, 192, 384), stem=24,
            label_smoothing=0.1):
-    """Each stage convolves at the higher resolution, then pools. `stem`: the filters of a learned 2x2 stem, or the
-    (k, k, 1, n) kernel of a frozen one (airw.py's whitening)."""
+    """Each stage convolves at the higher resolution, then pools; `stem`: the filters of a learned 2x2 stem."""
     inputs = keras.Input(input_shape, name="face")
     x = models.preprocess(inputs, augmentation, standardize=True)
-    if isinstance(stem, np.ndarray):
-        frozen = layers.Conv2D(stem.shape[-1], stem.shape[0], use_bias=False, trainable=False, name="stem")
-        x = frozen(x)
-        frozen.set_weights([stem])
-    else:
-        x = layers.Conv2D(stem, 2, padding="valid", name="stem")(x)
+    x = layers.Conv2D(stem, 2, padding="valid", name="stem")(x)
     for filters in widths:
         x = models.fastnet_stage(x, filters)
     x = layers.GlobalMaxPooling2D()(x)
@@ -34,11 +27,12 @@ def airnet(num_classes, input_shape=models.INPUT_SHAPE, augmentation=None, width
     return models.compile_model(keras.Model(inputs, outputs, name="airnet"), 1e-3, label_smoothing=label_smoothing)
 
 
-def train_and_score(dataset, architecture, run_id, batch_size=128, model_options=None, seed=1337):
+def train_and_score(dataset, architecture, run_id, batch_size=128, model_options=None, seed=1337, augment="full"):
     """The 15-minute run (`seed`: the train seed), then its best network's float32 validation accuracy and macro-F1 in
     score.json."""
-    run = training.train(dataset, architecture, epochs=60, minutes=15, erasing=0, mixup=0, batch_size=batch_size,
-                         seed=seed, model_options=model_options, output_dir=f"artifacts/runs/{run_id}/checkpoints")
+    run = training.train(dataset, architecture, epochs=60, minutes=15, augment=augment, erasing=0, mixup=0,
+                         batch_size=batch_size, seed=seed, model_options=model_options,
+                         output_dir=f"artifacts/runs/{run_id}/checkpoints")
     x_val, y_val = dataset.arrays("val")
     scores = evaluation.score_table({"best": run.model}, x_val, y_val, dataset.classes)
     print(scores)
